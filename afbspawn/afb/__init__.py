@@ -1,0 +1,1 @@
+"""AFB host layer: the host interface, the embedded binder, the libafb adapter."""

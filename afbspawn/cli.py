@@ -1,0 +1,31 @@
+"""`afb-spawn` entry point: dispatches to a subcommand, the binder being the default.
+
+    afb-spawn [binder options]        serve configs (afb-binder compatible options)
+    afb-spawn check FILE...           validate configs and summarise them
+    afb-spawn run CONFIG VERB ...     run one command in its sandbox, in the foreground
+    afb-spawn schema                  print the config JSON Schema
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+SUBCOMMANDS = {
+    "check": "afbspawn.commands.check",
+    "run": "afbspawn.commands.run",
+    "schema": "afbspawn.commands.schema",
+}
+DEFAULT = "afbspawn.commands.serve"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in SUBCOMMANDS:
+        module = importlib.import_module(SUBCOMMANDS[args.pop(0)])
+    else:
+        module = importlib.import_module(DEFAULT)
+    return int(module.main(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

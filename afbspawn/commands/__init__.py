@@ -1,0 +1,1 @@
+"""The `afb-spawn` subcommands, one module each (see afbspawn.cli)."""

@@ -1,0 +1,1 @@
+"""Configuration: load, validate (JSON Schema + semantic checks), expand, compile."""
