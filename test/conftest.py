@@ -1,0 +1,72 @@
+"""Shared fixtures: repo paths, the ../shared folder, and running code as `nobody`."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+NOBODY_UID = 65534
+NOBODY_GID = 65534
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """../shared beside the clone (spec and C references); skip when it is absent."""
+    if not SHARED.is_dir():
+        pytest.skip(f"{SHARED} is absent: the C reference material is not available here")
+    return SHARED
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _system_python() -> str | None:
+    """A Python of the same minor version that any user may execute (not the pyenv one under /root)."""
+    candidate = f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}"
+    return candidate if os.access(candidate, os.X_OK) else None
+
+
+@pytest.fixture(scope="session")
+def as_nobody() -> Iterator[Callable[..., list[str]]]:
+    """Build command lines that run `python -m ...` as nobody:nogroup with no capabilities.
+
+    The clone (and the venv's interpreter under /root) may not be reachable by nobody,
+    so the package and its dependencies are copied into a world-readable temporary
+    directory and run with the system's Python of the same version.
+    """
+    if os.geteuid() != 0:
+        pytest.skip("dropping to nobody needs root")
+    python = _system_python()
+    if python is None or shutil.which("setpriv") is None:
+        pytest.skip("needs /usr/bin/python3.X of this version and setpriv to run as nobody")
+    root = Path(tempfile.mkdtemp(prefix="afbspawn-nobody-"))
+    site = root / "site"
+    purelib = Path(sysconfig.get_paths()["purelib"])
+    ignore = shutil.ignore_patterns("pip", "pip-*", "setuptools*", "_distutils_hack",
+                                    "__editable__*", "*.pth", "__pycache__")
+    shutil.copytree(purelib, site, ignore=ignore)
+    shutil.copytree(REPO / "afbspawn", site / "afbspawn", ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run(["chmod", "-R", "a+rX", str(root)], check=True)
+
+    def command(*args: str) -> list[str]:
+        return ["setpriv", f"--reuid={NOBODY_UID}", f"--regid={NOBODY_GID}", "--clear-groups",
+                "--inh-caps=-all", "--",
+                "env", f"PYTHONPATH={site}", "PYTHONNOUSERSITE=1", f"HOME={root}",
+                python, *args]
+
+    yield command
+    shutil.rmtree(root, ignore_errors=True)
