@@ -1,0 +1,162 @@
+"""The sandbox facade: compile a model.Sandbox once at load, launch it many times.
+
+compile_plan() resolves and checks every setting (SandboxError when one cannot be
+applied here); SandboxPlan.launch() only fills argv and calls the C launcher.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from ..config.model import Sandbox
+from .bwrap import bwrap_argv, bwrap_line
+from .caps import CapsSetup, compile_caps
+from .cgroups import SandboxCgroup, prepare_cgroup, remove_leaf
+from .environ import build_environment
+from .errors import LaunchError, SandboxError
+from .identity import IdentitySetup, resolve_identity
+from .launcher import NativePlan, build_native_plan, native_launch
+from .mounts import MountSetup, compile_mounts
+from .namespaces import NamespaceSetup, compile_namespaces
+from .rlimits import ResolvedRlimit, resolve_rlimits
+from .seccomp import SeccompSetup, compile_seccomp
+
+__all__ = ["Child", "LaunchError", "SandboxError", "SandboxPlan", "compile_plan"]
+
+
+@dataclass
+class Child:
+    """A launched task: its pid and pidfd, and the per-task cgroup leaf if any."""
+
+    pid: int
+    pidfd: int
+    cgroup_leaf: Path | None = None
+    _released: bool = field(default=False, repr=False)
+
+    def release(self) -> None:
+        """After the task was reaped: close the pidfd and remove the task's cgroup (idempotent)."""
+        if self._released:
+            return
+        self._released = True
+        try:
+            os.close(self.pidfd)
+        except OSError:
+            pass
+        if self.cgroup_leaf is not None:
+            remove_leaf(self.cgroup_leaf)
+
+
+@dataclass
+class SandboxPlan:
+    sandbox: Sandbox
+    namespaces: NamespaceSetup
+    mounts: MountSetup
+    identity: IdentitySetup
+    caps: CapsSetup
+    rlimits: tuple[ResolvedRlimit, ...]
+    environment: dict[str, str]
+    seccomp: SeccompSetup | None
+    cgroup: SandboxCgroup | None
+    no_new_privs: bool
+    not_dumpable: bool
+    native: NativePlan
+
+    def launch(self, cmdpath: str, argv: Sequence[str], stdout_fd: int, stderr_fd: int,
+               *, verbose: int = 0) -> Child:
+        """One launch: raises LaunchError naming the step that failed; argv[0] is the command uid."""
+        if verbose >= 3:
+            line = f"child({self.sandbox.uid})=> {bwrap_line(self.bwrap_command(cmdpath, argv))}\n"
+            os.write(stderr_fd, line.encode())
+        leaf, cgroup_fd = self.cgroup.create_leaf() if self.cgroup else (None, -1)
+        try:
+            pid, pidfd = native_launch(self.native, cmdpath, argv, stdout_fd, stderr_fd, cgroup_fd,
+                                       [r.name for r in self.rlimits])
+        except LaunchError:
+            if leaf is not None:
+                remove_leaf(leaf)
+            raise
+        finally:
+            if cgroup_fd >= 0:
+                os.close(cgroup_fd)
+        return Child(pid, pidfd, leaf)
+
+    def explain(self, cmdpath: str, argv: Sequence[str]) -> list[str]:
+        """Every step the child will apply, in launch order."""
+        steps = ["parent-death signal SIGKILL, then check the binder is still the parent",
+                 "new session and process group (setsid)"]
+        steps += self.cgroup.describe() if self.cgroup else []
+        steps += self.namespaces.describe()
+        if self.namespaces.mount and self.mounts.root is None:
+            steps.append("mount propagation: / made private (no mounts configured: the host's tree stays)")
+        steps += self.mounts.describe()
+        if self.namespaces.hostname:
+            steps.append(f"hostname {self.namespaces.hostname}")
+        if self.namespaces.net:
+            steps.append("loopback interface lo up (the new net namespace has nothing else)")
+        if self.namespaces.unshare_cgroup:
+            steps.append("new cgroup namespace rooted at the task's cgroup")
+        steps += self.caps.describe_bounding()
+        steps += self.identity.describe()
+        steps += [f"environment {name}={value}" for name, value in self.environment.items()]
+        steps += [limit.describe() for limit in self.rlimits]
+        steps += self.caps.describe_sets()
+        if self.no_new_privs:
+            steps.append("no_new_privs")
+        if self.not_dumpable:
+            steps.append("not dumpable")
+        steps += ["stdin /dev/null, stdout and stderr to the task's pipes",
+                  "close every other file descriptor (close_range)"]
+        steps += self.seccomp.describe() if self.seccomp else []
+        steps.append(f"execve {cmdpath} argv={list(argv)}")
+        return steps
+
+    def bwrap_command(self, cmdpath: str, argv: Sequence[str]) -> list[str]:
+        """The equivalent bwrap command line (debug aid and benchmark peer)."""
+        namespace = self.sandbox.namespace
+        bwrap = namespace.bwrap if namespace and namespace.bwrap else "bwrap"
+        return bwrap_argv(namespace, self.namespaces, self.identity, self.caps, self.environment,
+                          cmdpath, argv, bwrap)
+
+
+def compile_plan(sandbox: Sandbox, *, privileged: bool | None = None) -> SandboxPlan:
+    """Once per sandbox at load: every setting resolved, checked and prepared; SandboxError if one cannot be applied."""
+    privileged = os.geteuid() == 0 if privileged is None else privileged
+    uid = sandbox.uid
+    identity = resolve_identity(uid, sandbox.identity, privileged)
+    namespaces = compile_namespaces(uid, sandbox.namespace, privileged=privileged,
+                                    target_uid=identity.uid, target_gid=identity.gid)
+    caps = compile_caps(uid, sandbox.caps, privileged=privileged, user_namespace=namespaces.user,
+                        target_uid=identity.uid)
+    rlimits = resolve_rlimits(uid, sandbox.rlimits, privileged)
+    seccomp = compile_seccomp(uid, sandbox.seccomp)
+    locked = bool(sandbox.seccomp and sandbox.seccomp.locked)
+    if sandbox.cgroups is not None and not privileged:
+        raise SandboxError(uid, "cgroups", "an unprivileged binder cannot create or join cgroups",
+                           "run the binder as root or remove cgroups")
+    environment = build_environment(sandbox.environment, identity)
+    mounts = compile_mounts(uid, sandbox.namespace, privileged=privileged, new_pid=namespaces.pid,
+                            new_ipc=namespaces.ipc)
+    try:
+        cgroup = prepare_cgroup(uid, sandbox.cgroups) if sandbox.cgroups is not None else None
+    except SandboxError:
+        _remove_staging(mounts.root)
+        raise
+    no_new_privs = seccomp is not None or caps.configured or locked
+    native = build_native_plan(namespaces, mounts, identity, caps, rlimits, environment,
+                               no_new_privs=no_new_privs, not_dumpable=locked,
+                               seccomp=seccomp.program if seccomp else None)
+    plan = SandboxPlan(sandbox, namespaces, mounts, identity, caps, rlimits, environment, seccomp, cgroup,
+                       no_new_privs, locked, native)
+    if mounts.root is not None:
+        weakref.finalize(plan, _remove_staging, mounts.root)
+    return plan
+
+
+def _remove_staging(root: str | None) -> None:
+    """The staging directory is an empty mount point on the host; the tmpfs lives in the task's namespace."""
+    if root is not None:
+        shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,47 @@
+"""Resource limits (new optional `rlimits` key): names resolved and checked at load."""
+from __future__ import annotations
+
+import resource
+from dataclasses import dataclass
+from typing import Sequence
+
+from ..config.model import Rlimit
+from .errors import SandboxError
+
+UNLIMITED = resource.RLIM_INFINITY
+
+
+@dataclass(frozen=True)
+class ResolvedRlimit:
+    name: str
+    number: int
+    soft: int
+    hard: int
+
+    def describe(self) -> str:
+        def show(value: int) -> str:
+            return "unlimited" if value == UNLIMITED else str(value)
+        return f"rlimit {self.name} soft={show(self.soft)} hard={show(self.hard)}"
+
+
+def _value(limit: int) -> int:
+    return UNLIMITED if limit < 0 else limit
+
+
+def resolve_rlimits(sandbox: str, rlimits: Sequence[Rlimit], privileged: bool) -> tuple[ResolvedRlimit, ...]:
+    """Refuses unknown names, soft > hard, and (unprivileged) a hard limit above the binder's."""
+    resolved = []
+    for limit in rlimits:
+        number = getattr(resource, f"RLIMIT_{limit.resource.upper()}", None)
+        setting = f"rlimits.{limit.resource}"
+        if number is None:
+            raise SandboxError(sandbox, setting, "unknown resource", "use a RLIMIT_* name without the prefix")
+        soft, hard = _value(limit.soft), _value(limit.hard)
+        if hard != UNLIMITED and (soft == UNLIMITED or soft > hard):
+            raise SandboxError(sandbox, setting, f"soft limit {limit.soft} is above the hard limit {limit.hard}")
+        current_hard = resource.getrlimit(number)[1]
+        if not privileged and current_hard != UNLIMITED and (hard == UNLIMITED or hard > current_hard):
+            raise SandboxError(sandbox, setting, f"an unprivileged binder cannot raise the hard limit above {current_hard}",
+                               "lower the hard limit or run the binder as root")
+        resolved.append(ResolvedRlimit(limit.resource.upper(), number, soft, hard))
+    return tuple(resolved)

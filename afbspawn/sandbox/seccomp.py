@@ -1,0 +1,89 @@
+"""Seccomp: compiled once at load with pyseccomp into BPF bytes the child loads last.
+
+libseccomp emits the architecture check: a foreign architecture (i386 `int 0x80`
+included) and the x32 ABI are killed. A precompiled file (`rulespath`) is loaded as is.
+"""
+from __future__ import annotations
+
+import errno as errno_module
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyseccomp
+
+from ..config.model import Seccomp, SeccompRule
+from .errors import SandboxError
+
+BPF_INSTRUCTION_SIZE = 8
+SIMPLE_ACTIONS = {
+    "SCMP_ACT_KILL": pyseccomp.KILL,
+    "SCMP_ACT_KILL_THREAD": pyseccomp.KILL_THREAD,
+    "SCMP_ACT_KILL_PROCESS": pyseccomp.KILL_PROCESS,
+    "SCMP_ACT_TRAP": pyseccomp.TRAP,
+    "SCMP_ACT_LOG": pyseccomp.LOG,
+    "SCMP_ACT_ALLOW": pyseccomp.ALLOW,
+}
+
+
+@dataclass(frozen=True)
+class SeccompSetup:
+    program: bytes
+    summary: str
+
+    def describe(self) -> list[str]:
+        return [f"seccomp filter: {len(self.program) // BPF_INSTRUCTION_SIZE} BPF instructions, {self.summary}"]
+
+
+def _action(sandbox: str, setting: str, name: str, errno: int | None) -> int:
+    upper = name.upper()
+    if upper in SIMPLE_ACTIONS:
+        return SIMPLE_ACTIONS[upper]
+    if upper == "SCMP_ACT_ERRNO":
+        return pyseccomp.ERRNO(errno if errno is not None else errno_module.EPERM)
+    raise SandboxError(sandbox, setting, f"action {name} cannot be applied here",
+                       f"use one of {', '.join(sorted(SIMPLE_ACTIONS))} or SCMP_ACT_ERRNO")
+
+
+def _rule_text(rule: SeccompRule) -> str:
+    return f"{rule.syscall}->{rule.action}" + (f"({rule.errno})" if rule.errno is not None else "")
+
+
+def _load_file(sandbox: str, path: str) -> SeccompSetup:
+    try:
+        program = Path(path).read_bytes()
+    except OSError as e:
+        raise SandboxError(sandbox, "seccomp.rulespath", f"cannot read {path}: {e.strerror}") from e
+    if not program or len(program) % BPF_INSTRUCTION_SIZE:
+        raise SandboxError(sandbox, "seccomp.rulespath", f"{path} is not a BPF program (size {len(program)})")
+    return SeccompSetup(program, f"precompiled from {path}")
+
+
+def compile_seccomp(sandbox: str, seccomp: Seccomp | None) -> SeccompSetup | None:
+    """None when nothing filters (no rules, no file): `locked` alone only sets no_new_privs."""
+    if seccomp is None:
+        return None
+    if seccomp.rulespath:
+        if seccomp.rules:
+            raise SandboxError(sandbox, "seccomp", "rules and rulespath are exclusive")
+        return _load_file(sandbox, seccomp.rulespath)
+    if not seccomp.rules:
+        return None
+    default = _action(sandbox, "seccomp.default", seccomp.default, seccomp.default_errno)
+    sfilter = pyseccomp.SyscallFilter(default)
+    sfilter.set_attr(pyseccomp.Attr.ACT_BADARCH, pyseccomp.KILL_PROCESS)
+    for rule in seccomp.rules:
+        action = _action(sandbox, f"seccomp.rules.{rule.syscall}", rule.action, rule.errno)
+        if action == default:
+            continue  # same as the default action: libseccomp refuses it and it changes nothing
+        try:
+            sfilter.add_rule(action, rule.syscall)
+        except (ValueError, RuntimeError, OSError) as e:
+            raise SandboxError(sandbox, f"seccomp.rules.{rule.syscall}", f"libseccomp refused the rule: {e}",
+                               "check the system call name") from e
+    with tempfile.TemporaryFile() as out:
+        sfilter.export_bpf(out)
+        out.seek(0)
+        program = out.read()
+    rules = ", ".join(_rule_text(r) for r in seccomp.rules)
+    return SeccompSetup(program, f"default {seccomp.default}, rules {rules}, foreign arch and x32 killed")
