@@ -61,7 +61,7 @@ def bwrap_argv(namespace: Namespace | None, namespaces: NamespaceSetup, identity
     line.append("--clearenv")
     for name, value in environment.items():
         line += ["--setenv", name, value]
-    return [*line, "--argv0", argv[0] if argv else cmdpath, cmdpath, *argv[1:]]
+    return [*line, cmdpath, *argv[1:]]  # argv[0] is the path: `--argv0` needs bwrap >= 0.9
 
 
 def bwrap_line(args: Sequence[str]) -> str:

@@ -111,6 +111,7 @@ struct child_ctx {
     int stdin_fd, stdout_fd, stderr_fd, cgroup_fd;
     int errpipe;   /* write end, close-on-exec */
     int syncpipe;  /* read end: the parent wrote the id maps, or -1 */
+    int syncpipe_write;  /* the parent's end, copied into our fd table by clone */
     int parent_pid;
 };
 
@@ -177,6 +178,7 @@ static long wait_for_maps(const struct child_ctx *c)
 {
     if (c->syncpipe < 0)
         return 0;
+    RAW(SYS_close, c->syncpipe_write);  /* or a parent that fails would never give us EOF */
     char ok = 0;
     long ret;
     do
@@ -459,8 +461,8 @@ static int child_main(void *arg)
     }
     if (p->no_new_privs)
         STEP(AFBS_STEP_NO_NEW_PRIVS, 0, RAW(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
-    if (p->not_dumpable)
-        STEP(AFBS_STEP_NOT_DUMPABLE, 0, RAW(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0));
+    /* no PR_SET_DUMPABLE: it belongs to the memory we share with the binder, and execve
+     * resets it anyway (the C binding's `locked` dumpable flag never reached the task) */
     STEP(AFBS_STEP_STDIO, 0, setup_stdio(c));
     STEP(AFBS_STEP_CLOSE_FDS, 0, place_errpipe(c));
     STEP(AFBS_STEP_CLOSE_FDS, 0, close_other_fds(c));
@@ -547,7 +549,7 @@ int afbs_launch(const struct afbs_plan *plan, const char *path, char *const argv
         goto out;
     }
     struct child_ctx ctx = {plan, path, argv, envp, stdin_fd, stdout_fd, stderr_fd, cgroup_fd,
-                            errpipe[1], syncpipe[0], (int)getpid()};
+                            errpipe[1], syncpipe[0], syncpipe[1], (int)getpid()};
     /* without the user namespace, CLONE_VFORK suspends us until execve; with it, we must
      * stay runnable to write the id maps, then wait for the pipe's EOF (same guarantee) */
     int flags = CLONE_VM | CLONE_PIDFD | SIGCHLD | (int)plan->clone_flags;

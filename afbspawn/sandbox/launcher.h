@@ -33,7 +33,6 @@ enum afbs_step {
     AFBS_STEP_CAPS,
     AFBS_STEP_AMBIENT,
     AFBS_STEP_NO_NEW_PRIVS,
-    AFBS_STEP_NOT_DUMPABLE,
     AFBS_STEP_STDIO,
     AFBS_STEP_CLOSE_FDS,
     AFBS_STEP_SIGMASK,
@@ -99,7 +98,6 @@ struct afbs_plan {
     unsigned long long ambient;    /* raised in the ambient set */
     int last_cap;
     int no_new_privs;
-    int not_dumpable;
     const unsigned char *seccomp;  /* BPF program (struct sock_filter[]) */
     unsigned long seccomp_len;     /* in bytes */
 };

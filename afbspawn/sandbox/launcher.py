@@ -41,7 +41,6 @@ STEP_TEXT = {
     lib.AFBS_STEP_CAPS: "capabilities",
     lib.AFBS_STEP_AMBIENT: "ambient capabilities",
     lib.AFBS_STEP_NO_NEW_PRIVS: "no_new_privs",
-    lib.AFBS_STEP_NOT_DUMPABLE: "not dumpable",
     lib.AFBS_STEP_STDIO: "stdin/stdout/stderr",
     lib.AFBS_STEP_CLOSE_FDS: "close inherited fds",
     lib.AFBS_STEP_SIGMASK: "signal mask",
@@ -91,7 +90,7 @@ class NativePlan:
 
 def build_native_plan(namespaces: NamespaceSetup, mounts: MountSetup, identity: IdentitySetup,
                       caps: CapsSetup, rlimits: Sequence[ResolvedRlimit], environment: dict[str, str], *,
-                      no_new_privs: bool, not_dumpable: bool, seccomp: bytes | None) -> NativePlan:
+                      no_new_privs: bool, seccomp: bytes | None) -> NativePlan:
     keep: list[Any] = []
     plan = ffi.new("struct afbs_plan *")
     plan.clone_flags = namespaces.clone_flags
@@ -128,7 +127,7 @@ def build_native_plan(namespaces: NamespaceSetup, mounts: MountSetup, identity: 
     plan.rlimits, plan.nrlimits = limits, len(rlimits)
     plan.set_caps = int(caps.configured)
     plan.caps_keep, plan.ambient, plan.last_cap = caps.keep, caps.ambient, caps.last_cap
-    plan.no_new_privs, plan.not_dumpable = int(no_new_privs), int(not_dumpable)
+    plan.no_new_privs = int(no_new_privs)
     if seccomp:
         program = ffi.new("unsigned char[]", seccomp)
         keep.append(program)

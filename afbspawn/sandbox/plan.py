@@ -62,7 +62,6 @@ class SandboxPlan:
     seccomp: SeccompSetup | None
     cgroup: SandboxCgroup | None
     no_new_privs: bool
-    not_dumpable: bool
     native: NativePlan
 
     def launch(self, cmdpath: str, argv: Sequence[str], stdout_fd: int, stderr_fd: int,
@@ -106,8 +105,6 @@ class SandboxPlan:
         steps += self.caps.describe_sets()
         if self.no_new_privs:
             steps.append("no_new_privs")
-        if self.not_dumpable:
-            steps.append("not dumpable")
         steps += ["stdin /dev/null, stdout and stderr to the task's pipes",
                   "close every other file descriptor (close_range)"]
         steps += self.seccomp.describe() if self.seccomp else []
@@ -147,10 +144,10 @@ def compile_plan(sandbox: Sandbox, *, privileged: bool | None = None) -> Sandbox
         raise
     no_new_privs = seccomp is not None or caps.configured or locked
     native = build_native_plan(namespaces, mounts, identity, caps, rlimits, environment,
-                               no_new_privs=no_new_privs, not_dumpable=locked,
+                               no_new_privs=no_new_privs,
                                seccomp=seccomp.program if seccomp else None)
     plan = SandboxPlan(sandbox, namespaces, mounts, identity, caps, rlimits, environment, seccomp, cgroup,
-                       no_new_privs, locked, native)
+                       no_new_privs, native)
     if mounts.root is not None:
         weakref.finalize(plan, _remove_staging, mounts.root)
     return plan
