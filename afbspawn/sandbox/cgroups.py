@@ -71,7 +71,11 @@ class SandboxCgroup:
 def remove_leaf(leaf: Path) -> None:
     """Kills what is left of the task tree and removes the leaf; idempotent."""
     try:
-        (leaf / "cgroup.kill").write_text("1")
+        fd = os.open(leaf / "cgroup.kill", os.O_WRONLY | os.O_CLOEXEC)  # never created: only the kernel's
+        try:
+            os.write(fd, b"1")
+        finally:
+            os.close(fd)
     except OSError:
         pass  # already gone, or a kernel before 5.14: rmdir below tells whether it is empty
     try:
