@@ -1,0 +1,68 @@
+"""`log`: copy the child's output, raw, to files or to the binder's own stdio.
+
+Targets come from the `stdout`/`stderr` options, `$`-expanded with the task's
+context and opened in append mode when the task starts, so a path that cannot be
+opened fails the start with a clear OSError (the C binding answered an error but
+kept the task running and crashed later). Without a target the binder's own
+stdout/stderr receive the bytes; everything is flushed when the task ends.
+No data event is pushed.
+"""
+from __future__ import annotations
+
+import sys
+from contextlib import ExitStack
+from typing import Any, BinaryIO, Mapping
+
+from afbspawn.encoders.base import Encoder, EncoderFactory, EventSink, Stream, TaskContext
+from afbspawn.encoders.options import optional_str, reject_unknown
+from afbspawn.encoders.text import STREAMS
+
+
+def _binder_stream(stream: Stream) -> BinaryIO:
+    """The binder's own stdout/stderr as bytes, text layer flushed first to keep order."""
+    text = sys.stdout if stream == "stdout" else sys.stderr
+    text.flush()
+    return text.buffer
+
+
+class LogEncoder(Encoder):
+    def __init__(self, targets: dict[Stream, BinaryIO], owned: ExitStack) -> None:
+        self._targets = targets
+        self._owned = owned
+
+    def feed(self, stream: Stream, data: bytes) -> None:
+        self._targets[stream].write(data)
+
+    def end(self) -> dict[str, Any]:
+        for target in self._targets.values():
+            target.flush()
+        return {}
+
+    def close(self) -> None:
+        self._owned.close()
+
+
+class LogFactory(EncoderFactory):
+    name = "log"
+
+    def check(self, opts: Mapping[str, Any]) -> Mapping[str, Any]:
+        reject_unknown(opts, STREAMS, self.name)
+        return {s: optional_str(opts, s, self.name) for s in STREAMS}
+
+    def create(self, opts: Mapping[str, Any], sink: EventSink, task: TaskContext) -> Encoder:
+        with ExitStack() as owned:
+            targets: dict[Stream, BinaryIO] = {}
+            for stream in STREAMS:
+                path = opts.get(stream)
+                if path is None:
+                    targets[stream] = _binder_stream(stream)
+                    continue
+                expanded = task.expand(path)
+                try:
+                    targets[stream] = owned.enter_context(open(expanded, "ab"))
+                except OSError as error:
+                    raise OSError(
+                        error.errno, f"log encoder: cannot open {stream} file {expanded!r}: "
+                        f"{error.strerror}"
+                    ) from error
+            return LogEncoder(targets, owned.pop_all())
