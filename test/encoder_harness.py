@@ -1,6 +1,7 @@
 """Drive an encoder the way a task does: feed chunks per stream, then `end`."""
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
@@ -21,12 +22,12 @@ class ListSink:
 
 @dataclass
 class CountingSink:
-    """Counts events without keeping them (memory tests must measure the encoder only)."""
+    """Counts event keys without keeping events (memory tests measure the encoder only)."""
 
-    count: int = 0
+    keys: Counter[str] = field(default_factory=Counter)
 
     def push(self, fields: dict[str, Any]) -> None:
-        self.count += 1
+        self.keys.update(fields.keys())
 
 
 def task_context(variables: Mapping[str, str] | None = None) -> TaskContext:
