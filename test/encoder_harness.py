@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from itertools import pairwise
+from typing import Any
 
 from afbspawn.config.model import EncoderSpec
 from afbspawn.encoders.base import Stream, TaskContext
@@ -69,4 +71,4 @@ def run(
 def chunked(data: bytes, cuts: Iterable[int]) -> list[bytes]:
     """`data` split at the given offsets (any order, duplicates allowed)."""
     points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
-    return [data[a:b] for a, b in zip(points, points[1:])]
+    return [data[a:b] for a, b in pairwise(points)]

@@ -4,10 +4,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from encoder_harness import chunked, run
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from encoder_harness import chunked, run
 
 FILES = ["test-encoders.binder.reference", "test-encoders.client.reference",
          "test-encoders.json", "test-encoders.sh"]

@@ -4,10 +4,9 @@ from __future__ import annotations
 import math
 
 import pytest
+from encoder_harness import chunked, run
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from encoder_harness import chunked, run
 
 END = {"json-error": "unexpected end of data"}
 

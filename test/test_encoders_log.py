@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import pytest
+from encoder_harness import ListSink, task_context
 
 from afbspawn.config.model import EncoderSpec
 from afbspawn.encoders.registry import find_factory
-from encoder_harness import ListSink, task_context
 
 
 def start(opts: dict, variables: dict | None = None):

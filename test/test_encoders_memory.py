@@ -10,10 +10,10 @@ import tracemalloc
 from collections import Counter
 
 import pytest
+from encoder_harness import CountingSink, task_context
 
 from afbspawn.config.model import EncoderSpec
 from afbspawn.encoders.registry import find_factory
-from encoder_harness import CountingSink, task_context
 
 CHUNK = 64 * 1024
 TOTAL = 100 * 1024 * 1024

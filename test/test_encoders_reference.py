@@ -15,11 +15,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from encoder_harness import ListSink, task_context
+from jsonc import dumps
 
 from afbspawn.config.model import EncoderSpec
 from afbspawn.encoders.registry import find_factory
-from encoder_harness import ListSink, task_context
-from jsonc import dumps
 
 SCENARIO = Path(__file__).resolve().parents[2] / "shared/reference/spawn-binding-c/test-encoders"
 TRANSCRIPT = SCENARIO / "test-encoders.client.reference"
@@ -103,7 +103,7 @@ def test_sync_replies_match_the_reference(name, listed_dir):
 
 
 def _call_number(name: str) -> int:
-    match = re.search(rf"^ON-REPLY (\d+):encoders/{name}: OK$", TRANSCRIPT.read_text(), re.M)
+    match = re.search(rf"^ON-REPLY (\d+):encoders/{name}: OK$", TRANSCRIPT.read_text(), re.MULTILINE)
     assert match
     return int(match.group(1))
 

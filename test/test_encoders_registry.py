@@ -4,11 +4,11 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 import pytest
+from encoder_harness import run
 
 from afbspawn.config.model import EncoderSpec, Plugin
 from afbspawn.encoders.registry import BUILTINS, ENTRY_POINT_GROUP, find_factory
 from afbspawn.encoders.sample import MyCustomEncoderFactory
-from encoder_harness import run
 
 
 @pytest.mark.parametrize("name", ["text", "TEXT", "Sync", "line", "raw", "json", "LOG"])

@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from jsonc import dumps
 
 REFERENCES = Path(__file__).resolve().parents[2] / "shared" / "reference" / "spawn-binding-c"

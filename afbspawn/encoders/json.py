@@ -9,9 +9,16 @@ it, so it is kept for compatibility (clients can ignore it).
 from __future__ import annotations
 
 import codecs
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from afbspawn.encoders.base import Encoder, EncoderFactory, EventSink, Stream, TaskContext
+from afbspawn.encoders.base import (
+    Encoder,
+    EncoderFactory,
+    EventSink,
+    Stream,
+    TaskContext,
+)
 from afbspawn.encoders.jsonstream import JsonStream
 from afbspawn.encoders.lines import LineSplitter
 from afbspawn.encoders.options import (

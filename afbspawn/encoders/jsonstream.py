@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import enum
 import re
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 END_OF_DATA = "unexpected end of data"
 UNEXPECTED = "unexpected character"

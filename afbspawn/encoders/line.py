@@ -1,9 +1,16 @@
 """`line`: one data event per line as soon as it is complete, for both streams."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from afbspawn.encoders.base import Encoder, EncoderFactory, EventSink, Stream, TaskContext
+from afbspawn.encoders.base import (
+    Encoder,
+    EncoderFactory,
+    EventSink,
+    Stream,
+    TaskContext,
+)
 from afbspawn.encoders.lines import LineSplitter
 from afbspawn.encoders.text import STREAMS, check_line_options
 

@@ -9,7 +9,7 @@ Memory is bounded by `maxlen` plus the size of one fed chunk.
 """
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 CONTINUATION = "\\"
 

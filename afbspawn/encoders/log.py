@@ -10,10 +10,17 @@ No data event is pushed.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from contextlib import ExitStack
-from typing import Any, BinaryIO, Mapping
+from typing import Any, BinaryIO
 
-from afbspawn.encoders.base import Encoder, EncoderFactory, EventSink, Stream, TaskContext
+from afbspawn.encoders.base import (
+    Encoder,
+    EncoderFactory,
+    EventSink,
+    Stream,
+    TaskContext,
+)
 from afbspawn.encoders.options import optional_str, reject_unknown
 from afbspawn.encoders.text import STREAMS
 

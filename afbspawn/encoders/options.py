@@ -5,7 +5,8 @@ of them was given; here every option is checked on its own, with its default.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 MAXLEN_DEFAULT = 512  # bytes of one line buffer (C LINE_BUF default)
 MAXLINE_DEFAULT = 128  # lines kept per stream by text/sync (C default)
@@ -33,7 +34,10 @@ def bounded_int(
     """`opts[key]` as an int in low..cap, or `default` when absent."""
     value = opts.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"encoder {encoder}: option {key!r} must be an integer, got {value!r}")
+        # ValueError, not TypeError: the factory contract reports every bad option so
+        raise ValueError(  # noqa: TRY004
+            f"encoder {encoder}: option {key!r} must be an integer, got {value!r}"
+        )
     if not low <= value <= cap:
         raise ValueError(f"encoder {encoder}: option {key!r} must be in {low}..{cap}, got {value}")
     return value

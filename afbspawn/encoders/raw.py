@@ -7,9 +7,16 @@ always present, possibly "". Bytes that are not UTF-8 become U+FFFD; a cut at
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from afbspawn.encoders.base import Encoder, EncoderFactory, EventSink, Stream, TaskContext
+from afbspawn.encoders.base import (
+    Encoder,
+    EncoderFactory,
+    EventSink,
+    Stream,
+    TaskContext,
+)
 from afbspawn.encoders.text import STREAMS, check_line_options
 
 

@@ -12,8 +12,9 @@ INVALID_ENCODER) so logs read like the C binding's.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from importlib.metadata import entry_points
-from typing import Any, Sequence
+from typing import Any
 
 from afbspawn.config.model import EncoderSpec, Plugin
 from afbspawn.encoders.base import EncoderFactory
@@ -60,7 +61,7 @@ def _from_module(plugin: Plugin, name: str) -> EncoderFactory:
         ) from error
     candidates = getattr(module, "ENCODERS", None)
     if not isinstance(candidates, (list, tuple)):
-        raise LookupError(
+        raise LookupError(  # noqa: TRY004 (lookup contract: LookupError for every failure)
             f"INVALID_ENCODER: plugin {plugin.uid!r}: module {plugin.module!r} "
             "has no ENCODERS list"
         )
@@ -103,5 +104,7 @@ def _as_factory(candidate: Any, origin: str) -> EncoderFactory:
     if isinstance(candidate, type) and issubclass(candidate, EncoderFactory):
         candidate = candidate()
     if not isinstance(candidate, EncoderFactory):
-        raise LookupError(f"INVALID_ENCODER: {origin} is not an EncoderFactory: {candidate!r}")
+        raise LookupError(  # noqa: TRY004 (lookup contract: LookupError for every failure)
+            f"INVALID_ENCODER: {origin} is not an EncoderFactory: {candidate!r}"
+        )
     return candidate

@@ -10,11 +10,23 @@ listed in `ENCODERS` so a config `plugins` entry can name this module too.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from afbspawn.encoders.base import Encoder, EncoderFactory, EventSink, Stream, TaskContext
+from afbspawn.encoders.base import (
+    Encoder,
+    EncoderFactory,
+    EventSink,
+    Stream,
+    TaskContext,
+)
 from afbspawn.encoders.lines import LineSplitter
-from afbspawn.encoders.options import MAXLEN_DEFAULT, MAXLEN_MIN, bounded_int, reject_unknown
+from afbspawn.encoders.options import (
+    MAXLEN_DEFAULT,
+    MAXLEN_MIN,
+    bounded_int,
+    reject_unknown,
+)
 
 BLKCOUNT_DEFAULT = 10
 BLKCOUNT_CAP = 10_000  # with maxlen: the memory bound of one pending block

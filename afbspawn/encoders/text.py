@@ -6,9 +6,16 @@ and the `<stream>-overflow` flag, and the rest of that stream is discarded.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from afbspawn.encoders.base import Encoder, EncoderFactory, EventSink, Stream, TaskContext
+from afbspawn.encoders.base import (
+    Encoder,
+    EncoderFactory,
+    EventSink,
+    Stream,
+    TaskContext,
+)
 from afbspawn.encoders.lines import LineSplitter
 from afbspawn.encoders.options import (
     MAXLEN_DEFAULT,
