@@ -23,9 +23,8 @@ from afbspawn.encoders.jsonstream import JsonStream
 from afbspawn.encoders.lines import LineSplitter
 from afbspawn.encoders.options import (
     MAXLEN_CAP,
-    MAXLEN_DEFAULT,
-    MAXLEN_MIN,
     bounded_int,
+    line_maxlen,
     reject_unknown,
 )
 
@@ -69,7 +68,7 @@ class JsonFactory(EncoderFactory):
     def check(self, opts: Mapping[str, Any]) -> Mapping[str, Any]:
         reject_unknown(opts, ("maxlen", "maxdepth", "maxsize"), self.name)
         return {
-            "maxlen": bounded_int(opts, "maxlen", MAXLEN_DEFAULT, self.name, low=MAXLEN_MIN),
+            "maxlen": line_maxlen(opts, self.name),
             "maxdepth": bounded_int(opts, "maxdepth", MAXDEPTH_DEFAULT, self.name, MAXDEPTH_CAP),
             "maxsize": bounded_int(opts, "maxsize", MAXSIZE_DEFAULT, self.name, MAXLEN_CAP),
         }

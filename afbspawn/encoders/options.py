@@ -43,6 +43,11 @@ def bounded_int(
     return value
 
 
+def line_maxlen(opts: Mapping[str, Any], encoder: str) -> int:
+    """The `maxlen` of a line buffer (LineSplitter): 3..16 MiB, default 512."""
+    return bounded_int(opts, "maxlen", MAXLEN_DEFAULT, encoder, low=MAXLEN_MIN)
+
+
 def optional_str(opts: Mapping[str, Any], key: str, encoder: str) -> str | None:
     """`opts[key]` as a non-empty string, or None when absent."""
     value = opts.get(key)

@@ -22,9 +22,8 @@ from afbspawn.encoders.base import (
 )
 from afbspawn.encoders.lines import LineSplitter
 from afbspawn.encoders.options import (
-    MAXLEN_DEFAULT,
-    MAXLEN_MIN,
     bounded_int,
+    line_maxlen,
     reject_unknown,
 )
 
@@ -78,7 +77,7 @@ class MyCustomEncoderFactory(EncoderFactory):
         reject_unknown(opts, ("blkcount", "maxlen"), self.name)
         return {
             "blkcount": bounded_int(opts, "blkcount", BLKCOUNT_DEFAULT, self.name, BLKCOUNT_CAP),
-            "maxlen": bounded_int(opts, "maxlen", MAXLEN_DEFAULT, self.name, low=MAXLEN_MIN),
+            "maxlen": line_maxlen(opts, self.name),
         }
 
     def create(self, opts: Mapping[str, Any], sink: EventSink, task: TaskContext) -> Encoder:

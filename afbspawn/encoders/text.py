@@ -18,10 +18,9 @@ from afbspawn.encoders.base import (
 )
 from afbspawn.encoders.lines import LineSplitter
 from afbspawn.encoders.options import (
-    MAXLEN_DEFAULT,
-    MAXLEN_MIN,
     MAXLINE_DEFAULT,
     bounded_int,
+    line_maxlen,
     reject_unknown,
 )
 
@@ -86,7 +85,7 @@ def check_line_options(opts: Mapping[str, Any], encoder: str) -> dict[str, Any]:
     """maxlen and maxline, each validated on its own with its default."""
     reject_unknown(opts, ("maxlen", "maxline"), encoder)
     return {
-        "maxlen": bounded_int(opts, "maxlen", MAXLEN_DEFAULT, encoder, low=MAXLEN_MIN),
+        "maxlen": line_maxlen(opts, encoder),
         "maxline": bounded_int(opts, "maxline", MAXLINE_DEFAULT, encoder, MAXLINE_CAP),
     }
 
