@@ -104,7 +104,7 @@ def test_stderr_lines_are_separate_events():
 
 JSON_DOC = (
     "{'a': [1, 2.5, -3, true, null, NaN,], /* c */ \"s\": \"\\u00e9\\n\"}\n"
-    "123 \"x\"[]{}\n// comment\n'é' garbage here\n[{\"k\": {\"j\": []}}]"
+    "123 1e5 -Infinity true \"x\"[]{}\n// comment\n'é' garbage here\n[{\"k\": {\"j\": []}}]"
 )
 
 
@@ -112,7 +112,7 @@ JSON_DOC = (
 @given(cuts=st.lists(st.integers(0, len(JSON_DOC.encode())), max_size=20))
 def test_any_chunking_gives_the_same_events(cuts):
     whole = stdout_events(JSON_DOC)
-    assert [next(iter(e)) for e in whole] == ["stdout"] * 6 + ["json-error", "stdout", "json-error"]
+    assert [next(iter(e)) for e in whole] == ["stdout"] * 9 + ["json-error", "stdout", "json-error"]
     assert repr(stdout_events(JSON_DOC, cuts=cuts)) == repr(whole)
 
 

@@ -51,3 +51,9 @@ def test_defaults_to_the_binders_own_stdout_and_stderr(capfd):
 def test_option_errors(opts, error):
     with pytest.raises(ValueError, match=error):
         find_factory(EncoderSpec("log")).check(opts)
+
+
+def test_binder_without_stdout_fails_at_create(monkeypatch):
+    monkeypatch.setattr("sys.stdout", None)
+    with pytest.raises(OSError, match="binder's stdout has no byte stream"):
+        start({"stderr": "/dev/null"})

@@ -37,6 +37,7 @@ _TOKEN = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 _MAY_CONTINUE = frozenset(("number", "word"))  # a token ending at the buffer end may grow
+_EXTENDABLE = re.compile(r"[\w.+\-]*")  # characters that could still join a number or word
 _ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.DOTALL)
 _SIMPLE_ESCAPES = {
     '"': '"', "'": "'", "\\": "\\", "/": "/",
@@ -166,8 +167,12 @@ class JsonStream:
                     break  # wait for more input (at end: finish() reports it)
                 self._fail(BAD_COMMENT if text[pos] == "/" else self._unexpected_message())
                 continue
-            if not at_end and match.lastgroup in _MAY_CONTINUE and match.end() == len(text):
-                break  # a number or word may continue in the next chunk
+            if (
+                not at_end
+                and match.lastgroup in _MAY_CONTINUE
+                and _EXTENDABLE.match(text, pos).end() == len(text)
+            ):
+                break  # "1e" or "tr" may continue in the next chunk: wait for a delimiter
             pos = match.end()
             if self._stack:
                 self._value_size += pos - match.start()

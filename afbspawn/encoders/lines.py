@@ -37,7 +37,11 @@ class LineSplitter:
         self._pending = bytearray()
 
     def feed(self, data: bytes) -> Iterator[str]:
-        """Lines completed by `data` (long lines yield their chunks as soon as known)."""
+        """Lines completed by `data` (long lines yield their chunks as soon as known).
+
+        Lazy, so a caller may stop early and feed no more (text after overflow);
+        otherwise iterate it fully before the next `feed`.
+        """
         start = 0
         while True:
             newline = data.find(b"\n", start)

@@ -10,7 +10,7 @@ listed in `ENCODERS` so a config `plugins` entry can name this module too.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from afbspawn.encoders.base import (
@@ -54,7 +54,7 @@ class BlockEncoder(Encoder):
         self._sink.push({"errcount": self._errcount, "linecount": self._linecount})
         return {}
 
-    def _take(self, stream: Stream, lines: Any) -> None:
+    def _take(self, stream: Stream, lines: Iterable[str]) -> None:
         for line in lines:
             if stream == "stderr":
                 self._errcount += 1

@@ -6,7 +6,7 @@ and the `<stream>-overflow` flag, and the rest of that stream is discarded.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from afbspawn.encoders.base import (
@@ -46,7 +46,7 @@ class _Collector:
         if not self.overflow:
             self._keep(self.splitter.finish())
 
-    def _keep(self, lines: Any) -> None:
+    def _keep(self, lines: Iterable[str]) -> None:
         for line in lines:
             if len(self.lines) == self.maxline:
                 self.lines.append(ELLIPSIS)
