@@ -1,6 +1,8 @@
 """The json encoder: lenient like json-c, bounded, errors as json-error events."""
+
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -13,7 +15,9 @@ END = {"json-error": "unexpected end of data"}
 
 def stdout_events(text: str, opts: dict | None = None, cuts: list[int] | None = None):
     data = text.encode()
-    events, fields = run("json", [("stdout", c) for c in chunked(data, cuts or [])], opts)
+    events, fields = run(
+        "json", [("stdout", c) for c in chunked(data, cuts or [])], opts
+    )
     assert fields == {}
     return events
 
@@ -36,7 +40,10 @@ def test_no_output_still_reports_end_of_data():
         ('/* block */ {"a": 1} // line\n[]', [{"a": 1}, []]),
         ('{"a":1}{"b":2}[3]"s"', [{"a": 1}, {"b": 2}, [3], "s"]),
         ("1 2.5 -3e2 true false null", [1, 2.5, -300.0, True, False, None]),
-        ('"esc \\" \\\\ \\/ \\n \\t \\u00e9 \\ud83d\\ude00"', ['esc " \\ / \n \t é 😀']),
+        (
+            '"esc \\" \\\\ \\/ \\n \\t \\u00e9 \\ud83d\\ude00"',
+            ['esc " \\ / \n \t é 😀'],
+        ),
         ("'it\\'s'", ["it's"]),
         ('{"nested": {"deep": [[{"x": []}]]}}', [{"nested": {"deep": [[{"x": []}]]}}]),
         ("42", [42]),  # a trailing scalar is flushed at end of data
@@ -76,16 +83,25 @@ def test_errors_use_json_c_messages_and_resync_on_the_next_line(text, message):
 def test_maxdepth():
     assert stdout_events("[[[1]]]", {"maxdepth": 3}) == [{"stdout": [[[1]]]}, END]
     assert stdout_events("[[[[1]]]]\n[0]", {"maxdepth": 3}) == [
-        {"json-error": "nesting too deep"}, {"stdout": [0]}, END]
+        {"json-error": "nesting too deep"},
+        {"stdout": [0]},
+        END,
+    ]
 
 
 def test_a_value_larger_than_maxsize_is_refused_not_buffered():
     big = '{"k": "' + "x" * 5000 + '"}\n'
     assert stdout_events(big + "[1]\n", {"maxsize": 1000}) == [
-        {"json-error": "buffer size overflow"}, {"stdout": [1]}, END]
+        {"json-error": "buffer size overflow"},
+        {"stdout": [1]},
+        END,
+    ]
     many = "[" + "1," * 3000 + "1]\n"
     assert stdout_events(many + "2\n", {"maxsize": 1000}) == [
-        {"json-error": "buffer size overflow"}, {"stdout": 2}, END]
+        {"json-error": "buffer size overflow"},
+        {"stdout": 2},
+        END,
+    ]
 
 
 def test_unterminated_value_at_end():
@@ -103,8 +119,8 @@ def test_stderr_lines_are_separate_events():
 
 
 JSON_DOC = (
-    "{'a': [1, 2.5, -3, true, null, NaN,], /* c */ \"s\": \"\\u00e9\\n\"}\n"
-    "123 1e5 -Infinity true \"x\"[]{}\n// comment\n'é' garbage here\n[{\"k\": {\"j\": []}}]"
+    '{\'a\': [1, 2.5, -3, true, null, NaN,], /* c */ "s": "\\u00e9\\n"}\n'
+    '123 1e5 -Infinity true "x"[]{}\n// comment\n\'é\' garbage here\n[{"k": {"j": []}}]'
 )
 
 
@@ -112,14 +128,49 @@ JSON_DOC = (
 @given(cuts=st.lists(st.integers(0, len(JSON_DOC.encode())), max_size=20))
 def test_any_chunking_gives_the_same_events(cuts):
     whole = stdout_events(JSON_DOC)
-    assert [next(iter(e)) for e in whole] == ["stdout"] * 9 + ["json-error", "stdout", "json-error"]
+    assert [next(iter(e)) for e in whole] == ["stdout"] * 9 + [
+        "json-error",
+        "stdout",
+        "json-error",
+    ]
     assert repr(stdout_events(JSON_DOC, cuts=cuts)) == repr(whole)
 
 
 @pytest.mark.parametrize(
     "opts,error",
-    [({"maxdepth": 0}, "maxdepth"), ({"maxsize": "1"}, "maxsize"), ({"maxline": 3}, "maxline")],
+    [
+        ({"maxdepth": 0}, "maxdepth"),
+        ({"maxsize": "1"}, "maxsize"),
+        ({"maxline": 3}, "maxline"),
+    ],
 )
 def test_option_errors(opts, error):
     with pytest.raises(ValueError, match=error):
         run("json", [], opts)
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=5), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    docs=st.lists(JSON_VALUES, min_size=1, max_size=4),
+    indent=st.sampled_from([None, 2]),
+    cuts=st.lists(st.integers(0, 2000), max_size=8),
+)
+def test_strict_json_streams_parse_like_the_standard_library(docs, indent, cuts):
+    """Whatever the chunking (fast strict path or lenient tokens), values are json.loads'."""
+    text = "\n".join(json.dumps(d, indent=indent) for d in docs) + "\n"
+    expected = [{"stdout": json.loads(json.dumps(d))} for d in docs] + [END]
+    assert stdout_events(text, cuts=cuts) == expected

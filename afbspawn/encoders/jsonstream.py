@@ -14,6 +14,7 @@ on the next line.
 from __future__ import annotations
 
 import enum
+import json
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -44,6 +45,8 @@ _SIMPLE_ESCAPES = {
     "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t",
 }
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_STRICT = json.JSONDecoder(strict=False)  # strict=False: raw control characters in strings
 _WORDS: dict[str, Any] = {"true": True, "false": False, "null": None}
 _FLOAT_WORDS = {"nan": float("nan"), "infinity": float("inf"), "-infinity": float("-inf")}
 
@@ -161,6 +164,11 @@ class JsonStream:
                     break
                 pos, self._skipping = newline + 1, False
                 continue
+            if not self._stack and text[pos] in "{[":
+                end = self._strict_container(text, pos)
+                if end is not None:
+                    pos = end
+                    continue
             match = _TOKEN.match(text, pos)
             if match is None:
                 if _could_complete(text, pos):
@@ -184,6 +192,25 @@ class JsonStream:
             except JsonSyntaxError as error:
                 self._fail(str(error))
         self._pending = text[pos:]
+
+    def _strict_container(self, text: str, pos: int) -> int | None:
+        """Fast path: a complete strict-JSON container at `pos` decoded by the C decoder.
+
+        Returns where it ends, or None to let the lenient tokenizer handle it (lenient
+        syntax, incomplete input, errors, or a value the bounds or surrogate rules
+        need to see token by token): both paths give the same value.
+        """
+        try:
+            value, end = _STRICT.raw_decode(text, pos)
+        except (ValueError, RecursionError):
+            return None
+        openings = text.count("[", pos, end) + text.count("{", pos, end)
+        if end - pos > self._maxsize or openings > self._maxdepth:
+            return None
+        if _SURROGATE_ESCAPE.search(text, pos, end):
+            return None
+        self._emit(value)
+        return end
 
     def _fail(self, message: str) -> None:
         self._error(message)
