@@ -89,6 +89,13 @@ def test_maxdepth():
     ]
 
 
+def test_a_top_level_string_larger_than_maxsize_is_refused_even_in_one_read():
+    events, _ = run(
+        "json", [("stdout", b'"' + b"x" * 2000 + b'"\n[2]\n')], {"maxsize": 1000}
+    )
+    assert events == [{"json-error": "buffer size overflow"}, {"stdout": [2]}, END]
+
+
 def test_a_value_larger_than_maxsize_is_refused_not_buffered():
     big = '{"k": "' + "x" * 5000 + '"}\n'
     assert stdout_events(big + "[1]\n", {"maxsize": 1000}) == [
@@ -174,3 +181,26 @@ def test_strict_json_streams_parse_like_the_standard_library(docs, indent, cuts)
     text = "\n".join(json.dumps(d, indent=indent) for d in docs) + "\n"
     expected = [{"stdout": json.loads(json.dumps(d))} for d in docs] + [END]
     assert stdout_events(text, cuts=cuts) == expected
+
+
+JSONISH_BYTES = st.lists(
+    st.sampled_from(
+        list(b"{}[]:,\"'/*\\ \n\r\t-+.0123456789eEtrufalsnNIy\xc3\xa9\xff")
+    ),
+    max_size=60,
+).map(bytes)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    data=JSONISH_BYTES,
+    cuts=st.lists(st.integers(0, 60), max_size=6),
+    depth=st.integers(1, 4),
+)
+def test_garbage_never_crashes_and_is_independent_of_chunking(data, cuts, depth):
+    """Below the size bound, the events depend on the bytes only, never on the reads."""
+    opts = {"maxsize": 100, "maxdepth": depth}
+    whole = run("json", [("stdout", data)], opts)
+    pieces = run("json", [("stdout", c) for c in chunked(data, cuts)], opts)
+    assert repr(pieces) == repr(whole)
+    assert whole[0][-1] == END

@@ -37,6 +37,7 @@ _TOKEN = re.compile(
     """,
     re.VERBOSE | re.DOTALL,
 )
+_IGNORED = frozenset(("space", "comment"))
 _MAY_CONTINUE = frozenset(("number", "word"))  # a token ending at the buffer end may grow
 _EXTENDABLE = re.compile(r"[\w.+\-]*")  # characters that could still join a number or word
 _ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.DOTALL)
@@ -182,7 +183,9 @@ class JsonStream:
             ):
                 break  # "1e" or "tr" may continue in the next chunk: wait for a delimiter
             pos = match.end()
-            if self._stack:
+            if self._stack or match.lastgroup not in _IGNORED:
+                if not self._stack:
+                    self._value_size = 0  # this token starts a top-level value
                 self._value_size += pos - match.start()
                 if self._value_size > self._maxsize:
                     self._fail(TOO_LARGE)
@@ -235,7 +238,7 @@ class JsonStream:
         return UNEXPECTED
 
     def _token(self, kind: str, token: str) -> None:
-        if kind in ("space", "comment"):
+        if kind in _IGNORED:
             return
         frame = self._stack[-1] if self._stack else None
         expect = frame.expect if frame else _Expect.VALUE
