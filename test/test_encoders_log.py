@@ -57,3 +57,12 @@ def test_binder_without_stdout_fails_at_create(monkeypatch):
     monkeypatch.setattr("sys.stdout", None)
     with pytest.raises(OSError, match="binder's stdout has no byte stream"):
         start({"stderr": "/dev/null"})
+
+
+def test_write_failure_is_reported_once_and_never_raised():
+    encoder, sink = start({"stdout": "/dev/full"})
+    encoder.feed("stdout", b"x" * 100_000)  # larger than the buffer: the write reaches the disk
+    encoder.feed("stdout", b"more")
+    encoder.end()
+    encoder.close()
+    assert sink.events == [{"log-error": "stdout: No space left on device"}]
