@@ -7,7 +7,12 @@ import pytest
 from encoder_harness import run
 
 from afbspawn.config.model import EncoderSpec, Plugin
-from afbspawn.encoders.registry import BUILTINS, ENTRY_POINT_GROUP, find_factory
+from afbspawn.encoders.registry import (
+    BUILTINS,
+    ENTRY_POINT_GROUP,
+    find_factory,
+    prepare,
+)
 from afbspawn.encoders.sample import MyCustomEncoderFactory
 
 
@@ -110,3 +115,10 @@ def test_sample_plugin_options():
     assert factory.check({}) == {"blkcount": 10, "maxlen": 512}
     with pytest.raises(ValueError, match="'blkcount'"):
         factory.check({"blkcount": 0})
+
+
+def test_prepare_checks_options_once_at_load():
+    factory, opts = prepare(EncoderSpec("Line", opts={"maxlen": 64}))
+    assert factory is BUILTINS["line"] and opts == {"maxlen": 64, "maxline": 128}
+    with pytest.raises(ValueError, match="INVALID_OPTIONS: encoder line: unknown option 'max'"):
+        prepare(EncoderSpec("line", opts={"max": 1}))

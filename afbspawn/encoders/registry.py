@@ -12,7 +12,7 @@ INVALID_ENCODER) so logs read like the C binding's.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -108,3 +108,18 @@ def _as_factory(candidate: Any, origin: str) -> EncoderFactory:
             f"INVALID_ENCODER: {origin} is not an EncoderFactory: {candidate!r}"
         )
     return candidate
+
+
+def prepare(
+    spec: EncoderSpec, plugins: Sequence[Plugin] = ()
+) -> tuple[EncoderFactory, Mapping[str, Any]]:
+    """Config-load step: the factory and its checked options, once per command.
+
+    LookupError when the encoder cannot be found; ValueError prefixed with the C
+    code INVALID_OPTIONS when its options are refused.
+    """
+    factory = find_factory(spec, plugins)
+    try:
+        return factory, factory.check(spec.opts)
+    except ValueError as error:
+        raise ValueError(f"INVALID_OPTIONS: {error}") from error
