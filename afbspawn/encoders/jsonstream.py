@@ -73,6 +73,12 @@ class _Frame:
         self.key = ""
 
 
+def _extendable_end(text: str, pos: int) -> int:
+    """End of the run at `pos` of characters that could still join a number or word."""
+    run = _EXTENDABLE.match(text, pos)
+    return run.end() if run else pos
+
+
 def _could_complete(text: str, pos: int) -> bool:
     """Whether unmatched `text[pos:]` is the start of a token that more input may finish."""
     head = text[pos]
@@ -179,7 +185,7 @@ class JsonStream:
             if (
                 not at_end
                 and match.lastgroup in _MAY_CONTINUE
-                and _EXTENDABLE.match(text, pos).end() == len(text)
+                and _extendable_end(text, pos) == len(text)
             ):
                 break  # "1e" or "tr" may continue in the next chunk: wait for a delimiter
             pos = match.end()

@@ -29,7 +29,7 @@ from afbspawn.encoders.text import STREAMS
 def _binder_stream(stream: Stream) -> BinaryIO:
     """The binder's own stdout/stderr as bytes, text layer flushed first to keep order."""
     text = sys.stdout if stream == "stdout" else sys.stderr
-    binary = getattr(text, "buffer", None)
+    binary: BinaryIO | None = getattr(text, "buffer", None)
     if binary is None:  # closed stdio (daemon) or a replaced text-only stream
         raise OSError(
             f"log encoder: the binder's {stream} has no byte stream to write to"

@@ -38,7 +38,7 @@ class BlockEncoder(Encoder):
         self._block: list[str] = []
         self._linecount = 0
         self._errcount = 0
-        self._splitters = {
+        self._splitters: dict[Stream, LineSplitter] = {
             "stdout": LineSplitter(opts["maxlen"]),
             "stderr": LineSplitter(opts["maxlen"]),
         }
