@@ -122,3 +122,24 @@ def test_prepare_checks_options_once_at_load():
     assert factory is BUILTINS["line"] and opts == {"maxlen": 64, "maxline": 128}
     with pytest.raises(ValueError, match="INVALID_OPTIONS: encoder line: unknown option 'max'"):
         prepare(EncoderSpec("line", opts={"max": 1}))
+
+
+PLUGIN_MODULE = '''
+from afbspawn.encoders.text import TextFactory
+
+
+class Shout(TextFactory):
+    name = "Shout"
+
+
+ENCODERS = [Shout, "not a factory"]
+'''
+
+
+def test_config_plugin_module_from_a_path_with_classes_and_junk(tmp_path, monkeypatch):
+    (tmp_path / "my_encoders_plugin.py").write_text(PLUGIN_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plugins = (Plugin(uid="mine", module="my_encoders_plugin"),)
+    assert find_factory(EncoderSpec("shout", plugin="mine"), plugins).name == "Shout"
+    with pytest.raises(LookupError, match="INVALID_ENCODER: module 'my_encoders_plugin' is not"):
+        find_factory(EncoderSpec("other", plugin="mine"), plugins)
