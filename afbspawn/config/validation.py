@@ -1,0 +1,64 @@
+"""JSON Schema validation of a config document, turned into Problems with exact
+JSON paths, readable messages and hints (the schema's descriptions, "did you mean")."""
+from __future__ import annotations
+
+import functools
+import json
+import re
+from importlib import resources
+from typing import Any, Iterator
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from afbspawn.config.collector import Collector
+from afbspawn.config.names import suggest
+
+_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number",
+               type(None): "null"}
+
+
+@functools.cache
+def schema() -> dict[str, Any]:
+    """The published config schema (package data)."""
+    return json.loads(resources.files("afbspawn.config").joinpath("schema.json").read_text())
+
+
+@functools.cache
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(schema())
+
+
+def validate(doc: Any, problems: Collector) -> bool:
+    """Adds one Problem per schema violation; True when the document is valid."""
+    before = len(problems.problems)
+    for error in sorted(_validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
+        for path, message, hint in _describe(error):
+            problems.add(path, message, hint)
+    return len(problems.problems) == before
+
+
+def _describe(error: ValidationError) -> Iterator[tuple[list[str | int], str, str | None]]:
+    path = list(error.absolute_path)
+    kind, instance, sub = error.validator, error.instance, error.schema
+    if kind == "additionalProperties" and isinstance(instance, dict):
+        known = list(sub.get("properties", {}))
+        patterns = list(sub.get("patternProperties", {}))
+        for key in instance:
+            if key not in known and not any(re.search(p, key) for p in patterns):
+                yield path + [key], f"unknown key '{key}'", suggest(key, known) or f"known keys: {', '.join(known)}"
+    elif kind == "required":
+        missing = re.match(r"'(.*)' is a required property", error.message)
+        yield path, f"missing required key '{missing.group(1) if missing else error.message}'", None
+    elif kind == "type":
+        expected = error.validator_value
+        expected_text = " or ".join(expected) if isinstance(expected, list) else expected
+        yield path, f"expected {expected_text}, got {_JSON_TYPES.get(type(instance), type(instance).__name__)}", \
+            sub.get("description")
+    elif kind == "pattern":
+        yield path, f"invalid value {json.dumps(instance)}", sub.get("description")
+    elif kind == "enum" and isinstance(instance, str):
+        yield path, f"unknown name '{instance}'", suggest(instance, error.validator_value) or \
+            f"expected one of {', '.join(error.validator_value)}"
+    else:
+        yield path, error.message, sub.get("description")
