@@ -164,7 +164,7 @@ class SandboxCompiler:
             if syscall and action:
                 rules.append(model.SeccompRule(syscall, action[0], action[1]))
         rulespath = None
-        if "rulespath" in node:
+        if "rulespath" in node and "rules" not in node:
             rulespath = self.expand(path + ("rulespath",), node["rulespath"])
             if rulespath is not None:
                 self._check_bpf_file(path + ("rulespath",), rulespath)
