@@ -103,6 +103,7 @@ def test_same_api_in_two_files_names_both(tmp_path: Path) -> None:
     ("api.json", '{"metadata": ', "invalid JSON at line 1 column 14: Expecting value"),
     ("api.yaml", "- a\n- b\n", "the config must be an object (mapping) with a 'metadata' key"),
     ("api.yaml", "a: [", "invalid YAML"),
+    ("api.json", '{"metadata": "\\ud800"}', "the config contains invalid Unicode"),
 ])
 def test_unreadable_files(tmp_path: Path, name: str, content: str, message: str) -> None:
     (tmp_path / name).write_text(content)

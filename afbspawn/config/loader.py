@@ -101,4 +101,9 @@ def _read(file: str, problems: Collector) -> Any:
     if not isinstance(doc, dict):
         problems.add([], "the config must be an object (mapping) with a 'metadata' key")
         return None
+    try:  # a lone surrogate (JSON "\ud800") can never become a path or an argv element
+        json.dumps(doc, ensure_ascii=False, default=str).encode()
+    except UnicodeEncodeError:
+        problems.add([], "the config contains invalid Unicode (an unpaired surrogate escape)")
+        return None
     return doc
