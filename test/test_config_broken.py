@@ -214,3 +214,28 @@ def test_hint_suggests_the_close_key(tmp_path: Any) -> None:
     error = load_broken(tmp_path, set_in(top, sandbox=[]))
     assert error.problems[0].hint == "did you mean 'sandboxes'?"
     assert str(error).endswith("/sandbox: unknown key 'sandbox' (hint: did you mean 'sandboxes'?)")
+
+
+def test_schema_and_semantic_problems_are_reported_together(tmp_path: Any) -> None:
+    def mixed(doc: dict[str, Any]) -> None:
+        doc["sandboxs"] = []  # schema: unknown top-level key
+        command(doc)["exec"]["cmdpath"] = "/nonexistent/x"  # semantic, in a well-formed command
+        add_command(uid="bad", timeout="1")(doc)  # schema fault: this command is skipped
+        doc["sandboxes"].append({"uid": "other", "acls": {"label": 1}, "caps": {"cap": "NOPE", "mode": "set"}})
+
+    error = load_broken(tmp_path, mixed)
+    assert [(p.path, p.message) for p in error.problems] == [
+        ("/sandboxes/0/commands/1/timeout", "expected integer, got string"),
+        ("/sandboxes/1/acls/label", "unknown key 'label'"),
+        ("/sandboxs", "unknown key 'sandboxs'"),
+        ("/sandboxes/0/commands/0/exec/cmdpath", "'/nonexistent/x' does not exist"),
+    ]
+
+
+def test_broken_metadata_stops_before_semantic_checks(tmp_path: Any) -> None:
+    def no_api(doc: dict[str, Any]) -> None:
+        del doc["metadata"]["api"]
+        command(doc)["exec"]["cmdpath"] = "/nonexistent/x"
+
+    error = load_broken(tmp_path, no_api)
+    assert [(p.path, p.message) for p in error.problems] == [("/metadata", "missing required key 'api'")]

@@ -17,13 +17,15 @@ from afbspawn.config.collector import Collector, Path, alias, items
 from afbspawn.config.errors import pointer
 from afbspawn.config.sandboxes import SandboxCompiler
 from afbspawn.config.templates import TemplateError, parse_template
+from afbspawn.config.validation import SchemaFaults
 from afbspawn.config.variables import ExpansionError, Expander
 
 BUILTIN_VERBS = ("ping", "info", "exec")
 
 
-def compile_api(doc: dict[str, Any], problems: Collector, environ: Mapping[str, str], privileged: bool) -> model.Api:
-    """The Api of a schema-valid document; problems are collected, not raised."""
+def compile_api(doc: dict[str, Any], problems: Collector, environ: Mapping[str, str], privileged: bool,
+                faults: SchemaFaults) -> model.Api:
+    """The Api of a document; parts with schema `faults` are skipped; problems are collected, not raised."""
     meta = doc["metadata"]
     metadata = model.Metadata(
         uid=meta["uid"], api=meta["api"], info=meta.get("info"), version=meta.get("version"),
@@ -36,9 +38,13 @@ def compile_api(doc: dict[str, Any], problems: Collector, environ: Mapping[str, 
     commands: list[tuple[model.Sandbox, model.Command]] = []
     owners = {verb: "builtin verb" for verb in BUILTIN_VERBS}
     for node, path in sandbox_nodes:
+        if faults.within(path, besides="commands"):
+            continue
         sandbox = _sandbox(node, path, multiple, problems, expander, dict(environ), privileged)
         sandboxes.append(sandbox)
         for cmd_node, cmd_path in items(node.get("commands"), path + ("commands",)):
+            if faults.within(cmd_path):
+                continue
             _claim(owners, _verb(sandbox.prefix, cmd_node["uid"]), "command at " + pointer(cmd_path),
                    cmd_path + ("uid",), problems)
             command = _command(cmd_node, cmd_path, sandbox, problems, expander)
@@ -46,11 +52,14 @@ def compile_api(doc: dict[str, Any], problems: Collector, environ: Mapping[str, 
                 commands.append((sandbox, command))
     api = model.Api(
         metadata=metadata, sandboxes=tuple(sandboxes), commands=tuple(commands), source=problems.file,
-        plugins=tuple(model.Plugin(p["uid"], p.get("module", p["uid"])) for p, _ in items(doc.get("plugins"), ())),
-        onload=_actions(doc, ("onload", "onstart"), problems),
-        events=_actions(doc, ("events",), problems), extra=_actions(doc, ("extra",), problems),
+        plugins=tuple(model.Plugin(p["uid"], p.get("module", p["uid"]))
+                      for p, path in items(doc.get("plugins"), ("plugins",)) if not faults.within(path)),
+        onload=_actions(doc, ("onload", "onstart"), faults), events=_actions(doc, ("events",), faults),
+        extra=_actions(doc, ("extra",), faults),
     )
     for action, path in items(doc.get("extra"), ("extra",)):
+        if faults.within(path):
+            continue
         _claim(owners, action["uid"], "extra verb at " + pointer(path), path + ("uid",), problems)
     return api
 
@@ -146,10 +155,12 @@ def _encoder(spec: str | dict[str, Any]) -> model.EncoderSpec:
     return model.EncoderSpec(spec["output"], spec.get("plugin"), spec.get("opts", {}))
 
 
-def _actions(doc: dict[str, Any], keys: tuple[str, ...], problems: Collector) -> tuple[model.Action, ...]:
+def _actions(doc: dict[str, Any], keys: tuple[str, ...], faults: SchemaFaults) -> tuple[model.Action, ...]:
     actions = []
     for key in keys:
-        for node, _path in items(doc.get(key), (key,)):
+        for node, path in items(doc.get(key), (key,)):
+            if faults.within(path):
+                continue
             scheme, rest = node["action"].split("://", 1)
             target, name = rest.split("#", 1)
             actions.append(model.Action(uid=node["uid"], uri=node["action"], scheme=scheme, target=target, name=name,

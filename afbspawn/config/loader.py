@@ -51,9 +51,10 @@ def load_file(file: str, problems: Collector, environ: Mapping[str, str], privil
     doc = _read(file, problems)
     if doc is None:
         return None
-    if not validate(doc, problems):
-        return None
-    return compile_api(doc, problems, environ, privileged)
+    faults = validate(doc, problems)
+    if "metadata" not in doc or faults.within(("metadata",)):
+        return None  # no API identity: nothing else can be named
+    return compile_api(doc, problems, environ, privileged, faults)
 
 
 def _from_environment(environ: Mapping[str, str]) -> list[str]:

@@ -29,13 +29,30 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(schema())
 
 
-def validate(doc: Any, problems: Collector) -> bool:
-    """Adds one Problem per schema violation; True when the document is valid."""
-    before = len(problems.problems)
-    for error in sorted(_validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
-        for path, message, hint in _describe(error):
-            problems.add(path, message, hint)
-    return len(problems.problems) == before
+class SchemaFaults:
+    """Where the document breaks the schema, so that compilation skips those parts only
+    and still reports the semantic problems of every well-formed sandbox and command."""
+
+    def __init__(self, paths: list[tuple[str | int, ...]]):
+        self.paths = paths
+
+    def __bool__(self) -> bool:
+        return bool(self.paths)
+
+    def within(self, path: tuple[str | int, ...], besides: str | None = None) -> bool:
+        """A fault at or under `path`, not counting those under `path + (besides,)`."""
+        size = len(path)
+        return any(fault[:size] == path and not (besides and fault[size:size + 1] == (besides,))
+                   for fault in self.paths)
+
+
+def validate(doc: Any, problems: Collector) -> SchemaFaults:
+    """Adds one Problem per schema violation and returns where they are."""
+    found = [described for error in _validator().iter_errors(doc) for described in _describe(error)]
+    found.sort(key=lambda item: [(0, part) if isinstance(part, int) else (1, part) for part in item[0]])
+    for path, message, hint in found:
+        problems.add(path, message, hint)
+    return SchemaFaults([tuple(path) for path, _, _ in found])
 
 
 def _describe(error: ValidationError) -> Iterator[tuple[list[str | int], str, str | None]]:
