@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -127,8 +128,8 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
     ("syscall", set_in(sandbox, seccomp={"rules": [{"syscall": "reed", "action": "SCMP_ACT_KILL"}]}),
      SB + "/seccomp/rules/0/syscall", "unknown syscall 'reed' (libseccomp does not know it)"),
     ("seccomp action", set_in(sandbox, seccomp={"rules": {"syscall": "read", "action": "KILL"}}),
-     SB + "/seccomp/rules/action", "unknown seccomp action 'KILL' (expected one of SCMP_ACT_KILL_PROCESS, "
-     "SCMP_ACT_KILL_THREAD, SCMP_ACT_KILL, SCMP_ACT_TRAP, SCMP_ACT_LOG, SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, SCMP_ACT_NOTIFY)"),
+     SB + "/seccomp/rules/action", ("unknown seccomp action 'KILL' (expected one of SCMP_ACT_KILL_PROCESS, "
+     "SCMP_ACT_KILL_THREAD, SCMP_ACT_KILL, SCMP_ACT_TRAP, SCMP_ACT_LOG, SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, SCMP_ACT_NOTIFY)")),
     ("errno on allow", set_in(sandbox, seccomp={"rules": {"syscall": "read", "action": "SCMP_ACT_ALLOW", "errno": 1}}),
      SB + "/seccomp/rules/action", "'errno' only applies to SCMP_ACT_ERRNO, not SCMP_ACT_ALLOW"),
     ("errno range", set_in(sandbox, seccomp={"default": "SCMP_ACT_ERRNO(5000)"}), SB + "/seccomp/default",
@@ -140,8 +141,8 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
     ("shares strict", set_in(sandbox, namespace={"shares": {"network": "enable"}}), SB + "/namespace/shares/network",
      "unknown key 'network'"),
     ("mount mode", set_in(sandbox, namespace={"mounts": [{"target": "/x", "mode": "bind"}]}),
-     SB + "/namespace/mounts/0/mode", "unknown mount mode 'bind' (expected one of ro, read, rw, write, anonymous, dir, "
-     "symlink, execfd, tmpfs, procfs, proc, devfs, dev, mqueue, lock)"),
+     SB + "/namespace/mounts/0/mode", ("unknown mount mode 'bind' (expected one of ro, read, rw, write, anonymous, "
+     "dir, symlink, execfd, tmpfs, procfs, proc, devfs, dev, mqueue, lock)")),
     ("mount source", set_in(sandbox, namespace={"mounts": {"target": "/x", "source": "/nonexistent", "mode": "ro"}}),
      SB + "/namespace/mounts/source", "mount source '/nonexistent' does not exist"),
     ("mount target", set_in(sandbox, namespace={"mounts": {"target": "tmp", "mode": "tmpfs"}}),

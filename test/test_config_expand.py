@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from afbspawn.config import model
 from afbspawn.config.argv import MAX_ARGV, MAX_VALUE, ArgumentError, build_argv
 from afbspawn.config.templates import TemplateError, escape, parse_template
-from afbspawn.config.variables import ExpansionError, Expander
+from afbspawn.config.variables import Expander, ExpansionError
 
 NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_-]{0,10}", fullmatch=True)
 SAFE_VALUES = st.text(st.characters(blacklist_characters="\0", blacklist_categories=("Cs",)), max_size=40).filter(

@@ -7,7 +7,8 @@ tools in this family (spec peers.md §3.1 item 4).
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import jsonschema
 from jsonschema import Draft202012Validator

@@ -6,9 +6,10 @@ a reply naming it (the C binding started the child and let it fail).
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from afbspawn.config.argsschema import first_error, allows_leading_dash
+from afbspawn.config.argsschema import allows_leading_dash, first_error
 from afbspawn.config.model import ArgTemplate, Command, Placeholder
 
 MAX_VALUE = 4096  # bytes of one substituted value

@@ -1,7 +1,8 @@
 """Accumulates the problems of one file while compiling it, with their JSON paths."""
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from afbspawn.config.errors import ConfigError, Problem, pointer
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import os
 import stat
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import jsonschema
 
@@ -18,7 +19,7 @@ from afbspawn.config.errors import pointer
 from afbspawn.config.sandboxes import SandboxCompiler
 from afbspawn.config.templates import TemplateError, parse_template
 from afbspawn.config.validation import SchemaFaults
-from afbspawn.config.variables import ExpansionError, Expander
+from afbspawn.config.variables import Expander, ExpansionError
 
 BUILTIN_VERBS = ("ping", "info", "exec")
 

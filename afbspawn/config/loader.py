@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import yaml
 
@@ -15,7 +16,7 @@ from afbspawn.config.collector import Collector
 from afbspawn.config.compiler import compile_api
 from afbspawn.config.errors import ConfigError, Problem
 from afbspawn.config.validation import validate
-from afbspawn.config.variables import ExpansionError, Expander
+from afbspawn.config.variables import Expander, ExpansionError
 
 ENV_CONFIG = "AFB_SPAWN_CONFIG"
 EXTENSIONS = (".json", ".yaml", ".yml")

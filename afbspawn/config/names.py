@@ -10,7 +10,7 @@ import grp
 import pwd
 import re
 import resource
-from typing import Iterable
+from collections.abc import Iterable
 
 import prctl
 import pyseccomp

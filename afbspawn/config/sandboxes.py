@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from afbspawn.config import model, names
 from afbspawn.config.collector import Collector, Path, alias, items
-from afbspawn.config.variables import ExpansionError, Expander
+from afbspawn.config.variables import Expander, ExpansionError
 
 EXECFD_MAX = 1 << 20  # bytes of an execfd command's captured output
 EXECFD_TIMEOUT = 10  # seconds
@@ -35,16 +36,16 @@ class SandboxCompiler:
         self.node, self.path, self.problems = node, path, problems
         self.expander, self.environ, self.privileged = expander, environ, privileged
 
-    def attempt(self, path: Path, action: Callable[[], T]) -> T | None:
+    def attempt(self, path: Path, resolve: Callable[..., T], *args: Any) -> T | None:
         """Runs one resolution; a failure becomes a Problem at `path` and yields None."""
         try:
-            return action()
+            return resolve(*args)
         except (names.UnknownName, ExpansionError) as error:
             self.problems.add(path, str(error), getattr(error, "hint", None))
             return None
 
     def expand(self, path: Path, text: str) -> str | None:
-        return self.attempt(path, lambda: self.expander.expand(text))
+        return self.attempt(path, self.expander.expand, text)
 
     # -- acls -------------------------------------------------------------------------
     def identity(self) -> model.Identity:
@@ -55,8 +56,8 @@ class SandboxCompiler:
                 self.problems.add(self.path, "a binder running as root requires acls.user on every sandbox",
                                   'add "acls": {"user": "NAME"} (an explicit "root" is allowed)')
             return model.Identity()
-        runmod = self.attempt(path + ("runmod",), lambda: names.choose(acls.get("runmod", "default"),
-                                                                      ("default", "user", "admin"), "runmod"))
+        runmod = self.attempt(path + ("runmod",), names.choose, acls.get("runmod", "default"),
+                              ("default", "user", "admin"), "runmod")
         if runmod == "admin" and not self.privileged:
             self.problems.add(path + ("runmod",), "runmod 'admin' requires a binder running as root")
         if runmod == "user" and self.privileged:
@@ -64,14 +65,14 @@ class SandboxCompiler:
         uid = gid = None
         user = home = None
         if "user" in acls:
-            entry = self.attempt(path + ("user",), lambda: names.user(acls["user"]))
+            entry = self.attempt(path + ("user",), names.user, acls["user"])
             if entry is not None:
                 uid, gid, user, home = entry.pw_uid, entry.pw_gid, entry.pw_name, entry.pw_dir
         elif self.privileged:
             self.problems.add(path, "a binder running as root requires acls.user",
                               'add "user": "NAME" (an explicit "root" is allowed)')
         if "group" in acls:
-            group = self.attempt(path + ("group",), lambda: names.group(acls["group"]))
+            group = self.attempt(path + ("group",), names.group, acls["group"])
             gid = group.gr_gid if group is not None else gid
         self._check_switch(path, uid, gid)
         return model.Identity(
@@ -97,8 +98,8 @@ class SandboxCompiler:
         settings: list[model.EnvSetting] = []
         inherit = False
         for entry, path in items(self.node.get("envs"), self.path + ("envs",)):
-            mode = self.attempt(path + ("mode",), lambda: names.choose(entry.get("mode", "set"),
-                                                                      ("set", "unset", "inherit"), "env mode"))
+            mode = self.attempt(path + ("mode",), names.choose, entry.get("mode", "set"),
+                                ("set", "unset", "inherit"), "env mode")
             name = entry["name"]
             if mode == "inherit" and name == "*":
                 inherit = True
@@ -125,8 +126,8 @@ class SandboxCompiler:
     def capabilities(self) -> tuple[model.Capability, ...]:
         caps = []
         for entry, path in items(self.node.get("caps"), self.path + ("caps",)):
-            resolved = self.attempt(path + ("cap",), lambda: names.capability(entry["cap"]))
-            mode = self.attempt(path + ("mode",), lambda: names.choose(entry["mode"], ("set", "unset"), "cap mode"))
+            resolved = self.attempt(path + ("cap",), names.capability, entry["cap"])
+            mode = self.attempt(path + ("mode",), names.choose, entry["mode"], ("set", "unset"), "cap mode")
             if resolved and mode:
                 caps.append(model.Capability(resolved[0], resolved[1], model.CapMode(mode)))
         return tuple(caps)
@@ -155,12 +156,11 @@ class SandboxCompiler:
         path = self.path + ("seccomp",)
         if "rules" in node and "rulespath" in node:
             self.problems.add(path + ("rulespath",), "'rules' and 'rulespath' are exclusive", "keep one of them")
-        default = self.attempt(path + ("default",), lambda: names.seccomp_action(node.get("default", "SCMP_ACT_KILL")))
+        default = self.attempt(path + ("default",), names.seccomp_action, node.get("default", "SCMP_ACT_KILL"))
         rules = []
         for entry, rule_path in items(node.get("rules"), path + ("rules",)):
-            syscall = self.attempt(rule_path + ("syscall",), lambda: names.syscall(entry["syscall"]))
-            action = self.attempt(rule_path + ("action",),
-                                  lambda: names.seccomp_action(entry["action"], entry.get("errno")))
+            syscall = self.attempt(rule_path + ("syscall",), names.syscall, entry["syscall"])
+            action = self.attempt(rule_path + ("action",), names.seccomp_action, entry["action"], entry.get("errno"))
             if syscall and action:
                 rules.append(model.SeccompRule(syscall, action[0], action[1]))
         rulespath = None
@@ -210,11 +210,11 @@ class SandboxCompiler:
         return model.Shares(**values)
 
     def _share(self, value: str, path: Path) -> model.Share:
-        flag = self.attempt(path, lambda: names.choose(value, ("default", "enable", "disable"), "share flag"))
+        flag = self.attempt(path, names.choose, value, ("default", "enable", "disable"), "share flag")
         return model.Share(flag or "default")
 
     def _mount(self, entry: dict[str, Any], path: Path, autocreate: bool) -> model.Mount | None:
-        mode = self.attempt(path + ("mode",), lambda: names.choose(entry.get("mode", ""), MOUNT_MODES, "mount mode"))
+        mode = self.attempt(path + ("mode",), names.choose, entry.get("mode", ""), MOUNT_MODES, "mount mode")
         target = self.expand(path + ("target",), entry["target"])
         if target is not None and not target.startswith("/"):
             self.problems.add(path + ("target",), f"mount target '{target}' is not an absolute path")
@@ -268,10 +268,10 @@ class SandboxCompiler:
         limits = []
         for name, value in (self.node.get("rlimits") or {}).items():
             path = self.path + ("rlimits", name)
-            resource = self.attempt(path, lambda: names.rlimit_resource(name))
+            resource = self.attempt(path, names.rlimit_resource, name)
             pair = value if isinstance(value, list) else [value, value]
-            soft = self.attempt(path, lambda: names.rlimit_value(pair[0]))
-            hard = self.attempt(path, lambda: names.rlimit_value(pair[1]))
+            soft = self.attempt(path, names.rlimit_value, pair[0])
+            hard = self.attempt(path, names.rlimit_value, pair[1])
             if resource is None or soft is None or hard is None:
                 continue
             if hard != -1 and (soft == -1 or soft > hard):

@@ -10,7 +10,7 @@ import datetime
 import os
 import re
 import uuid
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 MAX_EXPANDED = 4096  # bytes of one expanded string
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -54,10 +54,9 @@ class Expander:
         self._builtins = process_builtins(environ)
         self._context = dict(context or {})
 
-    def with_context(self, **context: str) -> "Expander":
+    def with_context(self, **context: str) -> Expander:
         """A child expander that also knows these names (e.g. SANDBOX_UID for a sandbox)."""
-        child = Expander(self._environ, {**self._context, **context})
-        return child
+        return Expander(self._environ, {**self._context, **context})
 
     def lookup(self, name: str) -> str | None:
         if name in self._context:
