@@ -94,6 +94,8 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
     ("duplicate verb", add_command(uid="c"), SB + "/commands/1/uid",
      "verb 'c' is already declared by the command at /sandboxes/0/commands/0"),
     ("builtin verb", add_command(uid="ping"), SB + "/commands/1/uid", "verb 'ping' is already declared by the builtin verb"),
+    ("sandbox uid twice", lambda d: d["sandboxes"].append({"uid": "SB", "prefix": "x"}), "/sandboxes/1/uid",
+     "sandbox uid 'sb' is already declared by the sandbox at /sandboxes/0"),
     ("extra verb", set_in(top, extra=[{"uid": "c", "action": "api://x#y"}]), "/extra/0/uid",
      "verb 'c' is already declared by the command at /sandboxes/0/commands/0"),
     ("action uri", set_in(top, onload={"uid": "a", "action": "http://x"}), "/onload/action", 'invalid value "http://x"'),

@@ -38,9 +38,12 @@ def compile_api(doc: dict[str, Any], problems: Collector, environ: Mapping[str, 
     sandboxes: list[model.Sandbox] = []
     commands: list[tuple[model.Sandbox, model.Command]] = []
     owners = {verb: "builtin verb" for verb in BUILTIN_VERBS}
+    sandbox_owners: dict[str, str] = {}  # lower-case uid: the exec verb matches sandboxes ignoring case
     for node, path in sandbox_nodes:
         if faults.within(path, besides="commands"):
             continue
+        _claim(sandbox_owners, node["uid"].lower(), "sandbox at " + pointer(path), path + ("uid",), problems,
+               what="sandbox uid", hint="sandbox uids differ ignoring case")
         sandbox = _sandbox(node, path, multiple, problems, expander, dict(environ), privileged)
         sandboxes.append(sandbox)
         for cmd_node, cmd_path in items(node.get("commands"), path + ("commands",)):
@@ -174,11 +177,13 @@ def _verb(prefix: str | None, uid: str) -> str:
     return f"{prefix}/{uid}" if prefix else uid
 
 
-def _claim(owners: dict[str, str], verb: str, owner: str, path: Path, problems: Collector) -> None:
-    if verb in owners:
-        problems.add(path, f"verb '{verb}' is already declared by the {owners[verb]}", "rename it or set a prefix")
+def _claim(owners: dict[str, str], name: str, owner: str, path: Path, problems: Collector, what: str = "verb",
+           hint: str = "rename it or set a prefix") -> None:
+    """Registers a name that must be unique; a second declaration is a problem naming the first."""
+    if name in owners:
+        problems.add(path, f"{what} '{name}' is already declared by the {owners[name]}", hint)
     else:
-        owners[verb] = owner
+        owners[name] = owner
 
 
 def _strings(value: str | list[str] | None) -> tuple[str, ...]:
