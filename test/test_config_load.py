@@ -53,6 +53,16 @@ def test_reference_config_loads(path: Path) -> None:
         assert literal == [a.replace("${DIRTOLIST}", str(path.parent)) for a in raw["exec"]["args"]]
 
 
+SAMPLES = sorted((Path(__file__).resolve().parents[1] / "conf.d").glob("*.y*ml")) + sorted(
+    (Path(__file__).resolve().parents[1] / "conf.d").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.name)
+def test_shipped_samples_load(path: Path) -> None:
+    (api,) = load_paths([str(path)], environ={"HOME": "/root"}, privileged=False)
+    assert api.commands, "a sample declares at least one command"
+
+
 def test_dirtolist_must_be_set_for_reference_configs(tmp_path: Path) -> None:
     doc = config(sandboxes={"uid": "s", "commands": {"uid": "c", "exec": {"cmdpath": "/bin/sh", "args": ["-c", "ls ${DIRTOLIST}"]}}})
     with pytest.raises(ConfigError) as caught:
