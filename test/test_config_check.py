@@ -112,3 +112,13 @@ def test_cgroup2_mount_is_found_in_mountinfo(tmp_path: Path) -> None:
     assert hostfacts.cgroup2_mount(str(info)) == "/sys/fs/cgroup/unified"
     info.write_text("31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n")
     assert hostfacts.cgroup2_mount(str(info)) is None
+
+
+def test_seccomp_feature_names_actions_the_kernel_lacks() -> None:
+    facts = hostfacts.HostFacts(root=False, cgroup2_mount=None, controllers=frozenset(), userns_blocker=None,
+                                seccomp_actions=frozenset({"kill_thread", "errno", "allow"}))
+    seccomp = model.Seccomp(default="SCMP_ACT_ALLOW", rules=(model.SeccompRule("ptrace", "SCMP_ACT_LOG"),
+                                                             model.SeccompRule("mount", "SCMP_ACT_ERRNO", 1)))
+    assert hostfacts._seccomp(seccomp, facts) == hostfacts.Feature(
+        "seccomp", False, "default SCMP_ACT_ALLOW, 2 rules (the kernel lacks SCMP_ACT_LOG)")
+    assert hostfacts._seccomp(model.Seccomp(), facts).applied

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 
 from afbspawn.config import model
 
+_KERNEL_ACTIONS = {"SCMP_ACT_KILL_PROCESS": "kill_process", "SCMP_ACT_KILL_THREAD": "kill_thread",
+                   "SCMP_ACT_KILL": "kill_thread", "SCMP_ACT_TRAP": "trap", "SCMP_ACT_ERRNO": "errno",
+                   "SCMP_ACT_LOG": "log", "SCMP_ACT_ALLOW": "allow", "SCMP_ACT_NOTIFY": "user_notif"}
 _CONTROLLERS = {"cpuset": "cpuset", "mem_min": "memory", "mem_max": "memory", "mem_high": "memory",
                 "mem_swap": "memory", "cpu_weight": "cpu", "cpu_max": "cpu", "io_max": "io", "pids_max": "pids"}
 
@@ -20,6 +23,7 @@ class HostFacts:
     cgroup2_mount: str | None
     controllers: frozenset[str]
     userns_blocker: str | None  # why unprivileged user namespaces are unavailable, or None
+    seccomp_actions: frozenset[str] | None = None  # kernel's actions_avail; None = unknown
 
 
 @dataclass(frozen=True)
@@ -62,8 +66,10 @@ def _userns_blocker() -> str | None:
 def gather(root: bool | None = None) -> HostFacts:
     mount = cgroup2_mount()
     controllers = (_read(os.path.join(mount, "cgroup.controllers")) or "") if mount else ""
+    actions = _read("/proc/sys/kernel/seccomp/actions_avail")
     return HostFacts(root=os.geteuid() == 0 if root is None else root, cgroup2_mount=mount,
-                     controllers=frozenset(controllers.split()), userns_blocker=_userns_blocker())
+                     controllers=frozenset(controllers.split()), userns_blocker=_userns_blocker(),
+                     seccomp_actions=frozenset(actions.split()) if actions is not None else None)
 
 
 def features(sandbox: model.Sandbox, facts: HostFacts) -> list[Feature]:
@@ -82,7 +88,7 @@ def features(sandbox: model.Sandbox, facts: HostFacts) -> list[Feature]:
     if sandbox.cgroups is not None:
         found.append(_cgroups(sandbox.cgroups, facts))
     if sandbox.seccomp is not None:
-        found.append(Feature("seccomp", True, f"default {sandbox.seccomp.default}, {len(sandbox.seccomp.rules)} rules"))
+        found.append(_seccomp(sandbox.seccomp, facts))
     if sandbox.namespace is not None:
         blocked = None if facts.root else facts.userns_blocker
         found.append(Feature("namespace", blocked is None,
@@ -105,3 +111,14 @@ def _cgroups(cgroups: model.Cgroups, facts: HostFacts) -> Feature:
     if missing:
         return Feature("cgroups", False, f"controllers {', '.join(missing)} missing from the cgroup2 mount {mount}")
     return Feature("cgroups", True, f"{', '.join(needed) or 'no limits'} under {mount}")
+
+
+def _seccomp(seccomp: model.Seccomp, facts: HostFacts) -> Feature:
+    detail = f"default {seccomp.default}, {len(seccomp.rules)} rules"
+    if facts.seccomp_actions is None:
+        return Feature("seccomp", True, detail)
+    used = {seccomp.default, *(rule.action for rule in seccomp.rules)}
+    missing = sorted(action for action in used if _KERNEL_ACTIONS[action] not in facts.seccomp_actions)
+    if missing:
+        return Feature("seccomp", False, f"{detail} (the kernel lacks {', '.join(missing)})")
+    return Feature("seccomp", True, detail)
