@@ -158,6 +158,8 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
     ("exec-verb type", set_in(sandbox, exec__verb="yes"), SB + "/exec-verb", "expected boolean, got string"),
     ("args schema", set_in(command, args={"type": "strin"}), CMD + "/args",
      "not a valid JSON Schema: 'strin' is not valid under any of the given schemas"),
+    ("args pattern", set_in(command, args={"properties": {"a": {"pattern": "(["}}}), CMD + "/args",
+     "not a valid JSON Schema: '([' is not a 'regex'"),
     ("prefix", set_in(sandbox, prefix="a b"), SB + "/prefix", 'invalid value "a b"'),
     ("verbose", set_in(sandbox, verbose=99), SB + "/verbose", "99 is greater than the maximum of 9"),
 ]
