@@ -101,7 +101,7 @@ def _command(node: dict[str, Any], path: Path, sandbox: model.Sandbox, problems:
         try:
             check_args_schema(args_schema)
         except jsonschema.SchemaError as error:
-            problems.add(path + ("args",), f"not a valid JSON Schema: {error.message}")
+            problems.add(path + ("args", *error.absolute_path), f"not a valid JSON Schema: {error.message}")
     encoder = _encoder(node.get("encoder", "text"))
     sample = alias(node, ("sample", "samples"), path, problems)
     single = alias(node, ("single", "once"), path, problems)
