@@ -123,6 +123,25 @@ def test_unreadable_files(tmp_path: Path, name: str, content: str, message: str)
     assert caught.value.problems[0].message.startswith(message)
 
 
+@pytest.mark.parametrize("name,content", [
+    ("api.json", '{"metadata": {"uid": "a", "api": "a", "uid": "b"}, "sandboxes": [{"uid": "s", "uid": "t"}]}'),
+    ("api.yaml", "metadata: {uid: a, api: a, uid: b}\nsandboxes:\n  - uid: s\n    uid: t\n"),
+])
+def test_duplicate_keys_are_reported(tmp_path: Path, name: str, content: str) -> None:
+    (tmp_path / name).write_text(content)
+    with pytest.raises(ConfigError) as caught:
+        load_paths([str(tmp_path / name)], environ={}, privileged=False)
+    assert [(p.path, p.message) for p in caught.value.problems] == [
+        ("/metadata/uid", "key 'uid' is given more than once"), ("/sandboxes/0/uid", "key 'uid' is given more than once")]
+
+
+def test_yaml_merge_keys_are_not_duplicates(tmp_path: Path) -> None:
+    (tmp_path / "api.yaml").write_text("base: &b {uid: a, api: a}\nmetadata:\n  <<: *b\n  api: merged\n")
+    with pytest.raises(ConfigError) as caught:  # `base` is an unknown top-level key; nothing else is wrong
+        load_paths([str(tmp_path / "api.yaml")], environ={}, privileged=False)
+    assert [p.path for p in caught.value.problems] == ["/base"]
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read: No such file or directory"):
         load_paths([str(tmp_path / "absent.json")], environ={}, privileged=False)

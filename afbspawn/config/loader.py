@@ -9,11 +9,10 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import yaml
-
 from afbspawn.config import model
 from afbspawn.config.collector import Collector
 from afbspawn.config.compiler import compile_api
+from afbspawn.config.documents import DocumentError, duplicate_keys, parse
 from afbspawn.config.errors import ConfigError, Problem
 from afbspawn.config.validation import validate
 from afbspawn.config.variables import Expander, ExpansionError
@@ -93,12 +92,9 @@ def _read(file: str, problems: Collector) -> Any:
         problems.add([], f"cannot read: {getattr(error, 'strerror', None) or error}")
         return None
     try:
-        doc = json.loads(text) if file.endswith(".json") else yaml.safe_load(text)
-    except json.JSONDecodeError as error:
-        problems.add([], f"invalid JSON at line {error.lineno} column {error.colno}: {error.msg}")
-        return None
-    except yaml.YAMLError as error:
-        problems.add([], f"invalid YAML: {error}".replace("\n", " "))
+        doc = parse(text, is_json=file.endswith(".json"))
+    except DocumentError as error:
+        problems.add([], str(error))
         return None
     if not isinstance(doc, dict):
         problems.add([], "the config must be an object (mapping) with a 'metadata' key")
@@ -108,4 +104,6 @@ def _read(file: str, problems: Collector) -> Any:
     except UnicodeEncodeError:
         problems.add([], "the config contains invalid Unicode (an unpaired surrogate escape)")
         return None
+    for path in duplicate_keys(doc):
+        problems.add(path, f"key '{path[-1]}' is given more than once", "keep one: only the last one would be used")
     return doc

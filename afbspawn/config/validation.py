@@ -15,8 +15,12 @@ from jsonschema.exceptions import ValidationError
 from afbspawn.config.collector import Collector
 from afbspawn.config.names import suggest
 
-_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number",
-               type(None): "null"}
+_JSON_TYPES = ((dict, "object"), (list, "array"), (str, "string"), (bool, "boolean"), (int, "integer"),
+               (float, "number"), (type(None), "null"))
+
+
+def _json_type(value: Any) -> str:
+    return next((name for kind, name in _JSON_TYPES if isinstance(value, kind)), type(value).__name__)
 
 
 @functools.cache
@@ -71,7 +75,7 @@ def _describe(error: ValidationError) -> Iterator[tuple[list[str | int], str, st
     elif kind == "type":
         expected = error.validator_value
         expected_text = " or ".join(expected) if isinstance(expected, list) else expected
-        yield path, f"expected {expected_text}, got {_JSON_TYPES.get(type(instance), type(instance).__name__)}", \
+        yield path, f"expected {expected_text}, got {_json_type(instance)}", \
             sub.get("description")
     elif kind == "pattern":
         yield path, f"invalid value {json.dumps(instance)}", sub.get("description")
