@@ -61,12 +61,14 @@ def test_variable_expansion_is_bounded() -> None:
         Expander({"BIG": "x" * 5000}).expand("$BIG")
 
 
+@settings(deadline=None)  # no timing assertions in tests
 @given(st.text())
 def test_dollar_escape_round_trips(text: str) -> None:
     if len(text.encode(errors="surrogatepass")) <= 4096:
         assert Expander({}).expand(text.replace("$", "$$")) == text
 
 
+@settings(deadline=None)  # no timing assertions in tests
 @given(st.text(), st.dictionaries(st.from_regex(r"[A-Z_]{1,5}", fullmatch=True), st.text(max_size=10)))
 def test_any_text_expands_or_fails_clearly(text: str, environ: dict[str, str]) -> None:
     try:
@@ -93,12 +95,14 @@ def test_template_stray_marks_are_load_errors(text: str) -> None:
     assert "%%" in caught.value.hint or "??" in caught.value.hint
 
 
+@settings(deadline=None)  # no timing assertions in tests
 @given(st.text())
 def test_template_escape_round_trips(text: str) -> None:
     template = parse_template(escape(text))
     assert template.is_literal and "".join(template.parts) == text  # type: ignore[arg-type]
 
 
+@settings(deadline=None)  # no timing assertions in tests
 @given(st.text(alphabet="%?ab_-1 ", max_size=30))
 def test_any_template_parses_or_fails_clearly(text: str) -> None:
     try:
@@ -109,6 +113,7 @@ def test_any_template_parses_or_fails_clearly(text: str) -> None:
         assert all(isinstance(p, (str, model.Placeholder)) for p in template.parts)
 
 
+@settings(deadline=None)  # no timing assertions in tests
 @given(st.lists(st.tuples(st.text(alphabet="ab %?", max_size=5), NAMES, st.booleans()), min_size=1, max_size=5),
        st.data())
 def test_filled_argv_has_no_placeholder_left(pieces: list[tuple[str, str, bool]], data: st.DataObject) -> None:
@@ -120,7 +125,7 @@ def test_filled_argv_has_no_placeholder_left(pieces: list[tuple[str, str, bool]]
     assert argv == ["cmd", expected]
 
 
-@settings(max_examples=200)
+@settings(deadline=None, max_examples=200)  # no timing assertions in tests
 @given(JSON)
 def test_any_query_args_give_argv_or_argument_error(args: Any) -> None:
     try:
@@ -131,6 +136,7 @@ def test_any_query_args_give_argv_or_argument_error(args: Any) -> None:
         assert argv[0] == "cmd" and argv[3] == "lit" and all(isinstance(a, str) for a in argv)
 
 
+@settings(deadline=None)  # no timing assertions in tests
 @given(st.integers(min_value=MAX_VALUE + 1, max_value=MAX_VALUE * 3))
 def test_value_limit_is_enforced(size: int) -> None:
     with pytest.raises(ArgumentError, match=f"argument 'v' is longer than the limit of {MAX_VALUE} bytes"):
