@@ -151,6 +151,8 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
      SB + "/namespace/mounts/target", "mount target 'tmp' is not an absolute path"),
     ("execfd", set_in(sandbox, namespace={"mounts": {"target": "/f", "source": "echo boom >&2; exit 3", "mode": "execfd"}}),
      SB + "/namespace/mounts/source", "execfd command exited with status 3: boom"),
+    ("symlink source", set_in(sandbox, namespace={"mounts": {"target": "/bin", "mode": "symlink"}}),
+     SB + "/namespace/mounts", "mode 'symlink' requires a source"),
     ("rlimit name", set_in(sandbox, rlimits={"nofiles": 3}), SB + "/rlimits", "unknown name 'nofiles'"),
     ("rlimit order", set_in(sandbox, rlimits={"nofile": [20, 10]}), SB + "/rlimits/nofile",
      "soft limit 20 is above the hard limit 10"),

@@ -226,6 +226,10 @@ class SandboxCompiler:
         if kind in (model.MountMode.RO, model.MountMode.RW):
             self._check_source(path + ("source",), source, autocreate)
             return model.Mount(target, kind, source)
+        if kind in (model.MountMode.SYMLINK, model.MountMode.EXECFD) and "source" not in entry:
+            self.problems.add(path, f"mode '{mode}' requires a source",
+                              "the link text (symlink) or the shell command (execfd)")
+            return None
         if kind is model.MountMode.SYMLINK:
             return model.Mount(target, kind, source)
         if kind is model.MountMode.EXECFD:
