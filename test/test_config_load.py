@@ -12,6 +12,8 @@ import pytest
 import yaml
 
 from afbspawn.config import model
+from afbspawn.config.argv import build_argv
+from afbspawn.config.compiler import compile_command
 from afbspawn.config.errors import ConfigError
 from afbspawn.config.loader import load_paths
 
@@ -270,3 +272,18 @@ def test_no_sandboxes_gives_an_api_without_commands(tmp_path: Path) -> None:
     del doc["sandboxes"]
     api = load_one(tmp_path, doc)
     assert api.sandboxes == () and api.commands == ()
+
+
+def test_exec_verb_command_is_compiled_within_a_sandbox(tmp_path: Path) -> None:
+    api = load_one(tmp_path, config(sandboxes={"uid": "sb", "prefix": "p", "acls": {"timeout": 4}, "exec-verb": True}))
+    sandbox = api.sandboxes[0]
+    command = compile_command({"uid": "dynamic", "exec": {"cmdpath": "/bin/echo", "args": ["$SANDBOX_UID", "%x%"]}},
+                              sandbox, api.name, environ={})
+    assert (command.verb, command.timeout, command.encoder.name) == ("p/dynamic", 4, "text")
+    assert build_argv(command, {"x": "y"}) == ["dynamic", "sb", "y"]
+    with pytest.raises(ConfigError) as caught:
+        compile_command({"uid": "d", "exec": {"cmdpath": "/nonexistent"}, "bogus": 1}, sandbox, api.name, environ={})
+    assert [(p.file, p.path, p.message) for p in caught.value.problems] == [("exec", "/bogus", "unknown key 'bogus'")]
+    with pytest.raises(ConfigError) as caught:
+        compile_command({"uid": "d", "exec": {"cmdpath": "/nonexistent"}}, sandbox, api.name, environ={})
+    assert [(p.path, p.message) for p in caught.value.problems] == [("/exec/cmdpath", "'/nonexistent' does not exist")]

@@ -18,7 +18,7 @@ from afbspawn.config.collector import Collector, Path, alias, items
 from afbspawn.config.errors import pointer
 from afbspawn.config.sandboxes import SandboxCompiler
 from afbspawn.config.templates import TemplateError, parse_template
-from afbspawn.config.validation import SchemaFaults
+from afbspawn.config.validation import SchemaFaults, validate
 from afbspawn.config.variables import Expander, ExpansionError
 
 BUILTIN_VERBS = ("ping", "info", "exec")
@@ -66,6 +66,23 @@ def compile_api(doc: dict[str, Any], problems: Collector, environ: Mapping[str, 
             continue
         _claim(owners, action["uid"], "extra verb at " + pointer(path), path + ("uid",), problems)
     return api
+
+
+def compile_command(node: dict[str, Any], sandbox: model.Sandbox, api_name: str, *,
+                    environ: Mapping[str, str] | None = None, source: str = "exec") -> model.Command:
+    """One command object compiled within an existing sandbox, for the builtin exec verb.
+
+    Same shape and checks as a config command; raises ConfigError whose paths are
+    relative to `node` and whose file is `source`.
+    """
+    problems = Collector(source)
+    command = None
+    if not validate(node, problems, "command"):
+        expander = Expander(os.environ if environ is None else environ, {"API_NAME": api_name})
+        command = _command(node, (), sandbox, problems, expander)
+    problems.raise_if_any()
+    assert command is not None  # no problem means the command compiled
+    return command
 
 
 def _sandbox(node: dict[str, Any], path: Path, multiple: bool, problems: Collector, expander: Expander,

@@ -30,8 +30,11 @@ def schema() -> dict[str, Any]:
 
 
 @functools.cache
-def _validator() -> Draft202012Validator:
-    return Draft202012Validator(schema())
+def _validator(definition: str | None = None) -> Draft202012Validator:
+    """Validator of a whole config, or of one of the schema's $defs (e.g. "command")."""
+    if definition is None:
+        return Draft202012Validator(schema())
+    return Draft202012Validator({"$defs": schema()["$defs"], "$ref": f"#/$defs/{definition}"})
 
 
 class SchemaFaults:
@@ -51,9 +54,9 @@ class SchemaFaults:
                    for fault in self.paths)
 
 
-def validate(doc: Any, problems: Collector) -> SchemaFaults:
+def validate(doc: Any, problems: Collector, definition: str | None = None) -> SchemaFaults:
     """Adds one Problem per schema violation and returns where they are."""
-    found = [described for error in _validator().iter_errors(doc) for described in _describe(error)]
+    found = [described for error in _validator(definition).iter_errors(doc) for described in _describe(error)]
     found.sort(key=lambda item: [(0, part) if isinstance(part, int) else (1, part) for part in item[0]])
     for path, message, hint in found:
         problems.add(path, message, hint)
