@@ -1,0 +1,238 @@
+"""EmbeddedBinder: the pure-Python AFB host (aiohttp) serving WebSocket, REST and files.
+
+Request routing follows afb-binder's priorities (spec §0): the WebSocket upgrade on
+exactly ROOTAPI, REST under ROOTAPI/, then aliases, then --roothttp, else 404.
+Only GET and POST exist; any other method gets 400.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import struct
+import sys
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from aiohttp import web
+
+from afbspawn.afb import rest, static
+from afbspawn.afb.events import EmbeddedEvent
+from afbspawn.afb.host import ApiSpec, Caller, Event, Host, Reply
+from afbspawn.afb.monitor import Monitor
+from afbspawn.afb.origin import origin_allowed
+from afbspawn.afb.permissions import Policy
+from afbspawn.afb.registry import Registry
+from afbspawn.afb.request import EmbeddedRequest
+from afbspawn.afb.sessions import SessionStore, cookie_name, set_cookie_value, wanted_token, wanted_uuid
+from afbspawn.afb.websocket import PROTOCOL, WsConnection
+
+log = logging.getLogger("afbspawn.afb")
+trace_log = logging.getLogger("afbspawn.trace")
+
+DEFAULT_PORT = 1234
+DEFAULT_WS_MAXLEN = 1048500
+SESSION_KEY = web.AppKey("session", object)
+
+
+@dataclass(frozen=True)
+class Listen:
+    """One listener: TCP (host, port; port 0 = any free port) or a unix socket path."""
+
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    unix: str | None = None
+
+    @classmethod
+    def parse(cls, spec: str, default_port: int = DEFAULT_PORT) -> "Listen":
+        """`HOST`, `tcp:HOST:PORT` or `unix:/path`."""
+        if spec.startswith("unix:"):
+            path = spec[len("unix:"):]
+            if not path:
+                raise ValueError(f"interface {spec!r}: missing socket path")
+            return cls(unix=path)
+        if spec.startswith("tcp:"):
+            host, sep, port = spec[len("tcp:"):].rpartition(":")
+            if not sep or not port.isdigit():
+                raise ValueError(f"interface {spec!r}: expected tcp:HOST:PORT")
+            return cls(host=host.strip("[]") or "0.0.0.0", port=int(port))
+        if not spec:
+            raise ValueError("empty interface")
+        return cls(host=spec, port=default_port)
+
+
+@dataclass
+class BinderOptions:
+    listen: Sequence[Listen] = (Listen(),)
+    rootapi: str = "/api"
+    roothttp: str | None = None
+    aliases: Sequence[tuple[str, str]] = ()  # (url prefix, directory)
+    allow_origins: Sequence[str] = ()
+    policy: Policy | None = None
+    ws_maxlen: int = DEFAULT_WS_MAXLEN
+    tracereq: bool = False
+
+
+class EmbeddedBinder(Host):
+    """The default host: add APIs, then `await start()`; `ports` tells where it listens."""
+
+    def __init__(self, options: BinderOptions | None = None) -> None:
+        self.options = options or BinderOptions()
+        self.registry = Registry(self.options.policy)
+        self.sessions = SessionStore()
+        self._static = [static.make_root(prefix, directory) for prefix, directory in self.options.aliases]
+        if self.options.roothttp is not None:
+            self._static.append(static.make_root("", self.options.roothttp))
+        self._runner: web.AppRunner | None = None
+        self._connections: set[WsConnection] = set()
+        self.ports: list[int] = []
+        self.urls: list[str] = []
+        self.monitor = Monitor(self.registry, self.sessions, self._new_event)
+        self.add_api(self.monitor.spec())
+
+    # -- Host interface ------------------------------------------------------------------
+    def add_api(self, spec: ApiSpec) -> None:
+        self.registry.add(spec)
+
+    def new_event(self, api: str, name: str) -> Event:
+        return self._new_event(api, name)
+
+    def _new_event(self, api: str, name: str) -> EmbeddedEvent:
+        return EmbeddedEvent(f"{api}/{name}", self._trace if self.options.tracereq else None)
+
+    async def call(self, api: str, verb: str, args: Any = None) -> Reply:
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+
+        def sink(status: int, data: Any, info: str | None) -> None:
+            if not future.done():
+                future.set_result(Reply(status, data, info))
+        self.registry.dispatch(EmbeddedRequest(api, verb, args, Caller("internal"), sink), internal=True)
+        return await future
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def start(self) -> None:
+        app = web.Application(client_max_size=self.options.ws_maxlen)
+        app.router.add_route("*", "/{tail:.*}", self._route)
+        app.on_response_prepare.append(self._set_cookie)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        for listen in self.options.listen:
+            site: web.BaseSite
+            if listen.unix is not None:
+                site = web.UnixSite(self._runner, listen.unix)
+            else:
+                site = web.TCPSite(self._runner, listen.host, listen.port)
+            await site.start()
+            self._record(site, listen)
+
+    def _record(self, site: web.BaseSite, listen: Listen) -> None:
+        server = site._server  # noqa: SLF001 - the only way to learn the port bound for port 0
+        if listen.unix is not None:
+            self.urls.append(f"unix:{listen.unix}")
+            return
+        for sock in getattr(server, "sockets", ()) or ():
+            port = sock.getsockname()[1]
+            self.ports.append(port)
+            host = listen.host if ":" not in listen.host else f"[{listen.host}]"
+            self.urls.append(f"http://{host}:{port}/")
+            break
+
+    async def stop(self) -> None:
+        for connection in list(self._connections):
+            await connection.ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # -- HTTP ------------------------------------------------------------------------------
+    def _port(self, request: web.Request) -> int:
+        sockname = request.transport.get_extra_info("sockname") if request.transport else None
+        if isinstance(sockname, tuple):
+            return int(sockname[1])
+        return self.ports[0] if self.ports else DEFAULT_PORT
+
+    def _caller(self, request: web.Request) -> Caller:
+        session = self.sessions.resolve(wanted_uuid(request.headers, request.query, request.cookies,
+                                                    self._port(request)))
+        request[SESSION_KEY] = session
+        uid = gid = pid = None
+        sock = request.transport.get_extra_info("socket") if request.transport else None
+        if sock is not None and sock.family == socket.AF_UNIX:
+            creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+            pid, uid, gid = struct.unpack("3i", creds)
+        return Caller(session.uuid, wanted_token(request.headers, request.query), uid, gid, pid)
+
+    async def _set_cookie(self, request: web.Request, response: web.StreamResponse) -> None:
+        session = request.get(SESSION_KEY)
+        if session is not None and response.status != 101:
+            response.headers.add("Set-Cookie", f"{cookie_name(self._port(request))}={set_cookie_value(session)}")
+
+    async def _route(self, request: web.Request) -> web.StreamResponse:
+        if request.method not in ("GET", "POST"):
+            return web.Response(status=400)
+        caller = self._caller(request)
+        rootapi = self.options.rootapi
+        if request.path == rootapi and _is_upgrade(request):
+            return await self._websocket(request, caller)
+        if request.path.startswith(rootapi + "/"):
+            target = rest.split_path(request.path, rootapi)
+            if target is not None:
+                return await self._rest(request, caller, *target)
+        if request.method == "GET":
+            for root in self._static:
+                if root.matches(request.path):
+                    return static.serve(root, request)
+        raise web.HTTPNotFound()
+
+    async def _rest(self, request: web.Request, caller: Caller, api: str, verb: str) -> web.StreamResponse:
+        args = await rest.arguments(request)
+        pending = rest.PendingReply()
+        if self.options.tracereq:
+            self._trace(f"{request.remote} rest {api}/{verb} {args!r}")
+        self.registry.dispatch(EmbeddedRequest(api, verb, args, caller, pending))
+        response = await pending.future
+        if self.options.tracereq:
+            self._trace(f"{request.remote} rest reply {api}/{verb}: {response.text}")
+        return response
+
+    async def _websocket(self, request: web.Request, caller: Caller) -> web.StreamResponse:
+        if not origin_allowed(request.headers.get("Origin"), request.headers.get("Host"),
+                              self.options.allow_origins):
+            log.warning("refused WebSocket from Origin %r (allow it with --allow-origin)",
+                        request.headers.get("Origin"))
+            return web.Response(status=403)
+        offered = request.headers.get("Sec-WebSocket-Protocol")
+        if offered is not None and PROTOCOL not in [p.strip().lower() for p in offered.split(",")]:
+            return web.Response(status=412)
+        ws = web.WebSocketResponse(protocols=(PROTOCOL,), max_msg_size=self.options.ws_maxlen,
+                                   autoping=True, compress=False)
+        ws.headers["Sec-WebSocket-Protocol"] = PROTOCOL  # also when the client named none (spec §1.1)
+        await ws.prepare(request)
+        peer = str(request.remote or caller.pid or "unix")
+        connection = WsConnection(ws, request.transport, caller, self.registry.dispatch, peer,
+                                  self._trace if self.options.tracereq else None)
+        self._connections.add(connection)
+        try:
+            await connection.run()
+        finally:
+            self._connections.discard(connection)
+        return ws
+
+    @staticmethod
+    def _trace(line: str) -> None:
+        trace_log.warning("%s", line)
+
+
+def _is_upgrade(request: web.Request) -> bool:
+    """An upgrade needs Upgrade: websocket, a key and a version; else it falls to REST (404)."""
+    return (request.headers.get("Upgrade", "").strip().lower() == "websocket"
+            and "Sec-WebSocket-Key" in request.headers and "Sec-WebSocket-Version" in request.headers)
+
+
+def configure_trace() -> None:
+    """--tracereq lines go to stderr whatever the verbosity."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("afb-spawn: trace: %(message)s"))
+    trace_log.addHandler(handler)
+    trace_log.setLevel(logging.INFO)
+    trace_log.propagate = False
