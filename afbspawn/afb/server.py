@@ -25,7 +25,7 @@ from afbspawn.afb.permissions import Policy
 from afbspawn.afb.registry import Registry
 from afbspawn.afb.request import EmbeddedRequest
 from afbspawn.afb.sessions import SessionStore, cookie_name, set_cookie_value, wanted_token, wanted_uuid
-from afbspawn.afb.websocket import PROTOCOL, WsConnection
+from afbspawn.afb.websocket import PROTOCOL, QUEUE_BYTES, WsConnection
 
 log = logging.getLogger("afbspawn.afb")
 trace_log = logging.getLogger("afbspawn.trace")
@@ -71,6 +71,7 @@ class BinderOptions:
     policy: Policy | None = None
     ws_maxlen: int = DEFAULT_WS_MAXLEN
     tracereq: bool = False
+    send_queue_bytes: int = QUEUE_BYTES  # per WebSocket: a client this far behind is disconnected
 
 
 class EmbeddedBinder(Host):
@@ -210,7 +211,8 @@ class EmbeddedBinder(Host):
         await ws.prepare(request)
         peer = str(request.remote or caller.pid or "unix")
         connection = WsConnection(ws, request.transport, caller, self.registry.dispatch, peer,
-                                  self._trace if self.options.tracereq else None)
+                                  self._trace if self.options.tracereq else None,
+                                  self.options.send_queue_bytes)
         self._connections.add(connection)
         try:
             await connection.run()
