@@ -24,7 +24,7 @@ from afbspawn.afb.origin import origin_allowed
 from afbspawn.afb.permissions import Policy
 from afbspawn.afb.registry import Registry
 from afbspawn.afb.request import EmbeddedRequest
-from afbspawn.afb.sessions import SessionStore, cookie_name, set_cookie_value, wanted_token, wanted_uuid
+from afbspawn.afb.sessions import Session, SessionStore, cookie_name, set_cookie_value, wanted_token, wanted_uuid
 from afbspawn.afb.websocket import PROTOCOL, QUEUE_BYTES, WsConnection
 
 log = logging.getLogger("afbspawn.afb")
@@ -32,7 +32,7 @@ trace_log = logging.getLogger("afbspawn.trace")
 
 DEFAULT_PORT = 1234
 DEFAULT_WS_MAXLEN = 1048500
-SESSION_KEY = web.AppKey("session", object)
+SESSION_KEY = web.RequestKey("afb-session", Session)
 
 
 @dataclass(frozen=True)
