@@ -25,14 +25,14 @@ def rest(requests):
 def test_get_and_post_arguments():
     answers = rest([
         ("GET", "/api/demo/ping", {}),
-        ("GET", '/api/demo/echo?a=1&b={"x":2}', {}),
+        ("GET", '/api/demo/echo?a=1&b={"x":2}&flag&sp=a+b%2B', {}),
         ("GET", "/api//demo/a/b", {}),
         ("POST", "/api/demo/echo?ignored=1", {"json": {"x": [1, 2]}}),
         ("POST", "/api/demo/echo?a=1&b=2", {"data": {"b": "3", "c": "4"}}),
     ])
     assert answers[0][0] == 200 and answers[0][2] == OK_PING
     assert answers[0][1]["Content-Type"].startswith("application/json")
-    assert '"response":{"a":"1","b":"{\\"x\\":2}"}' in answers[1][2]
+    assert answers[1][2].endswith('"response":{"a":"1","b":"{\\"x\\":2}","flag":null,"sp":"a b+"}}')
     assert answers[2][2].endswith('"response":"a/b"}')
     assert answers[3][2].endswith('"response":{"x":[1,2]}}')
     assert answers[4][2].endswith('"response":{"a":"1","b":"3","c":"4"}}')

@@ -151,3 +151,17 @@ def test_two_hundred_connections_fifty_calls_each_none_lost():
             results = await asyncio.gather(*(one_client(binder, n) for n in range(200)))
             assert results == [[[n, i] for i in range(50)] for n in range(200)]
     run(scenario())
+
+
+def test_tracereq_logs_requests_replies_and_events(caplog):
+    async def scenario():
+        async with binder_running(tracereq=True) as (binder, demo), await AfbClient.connect(ws_url(binder)) as client:
+            await client.call("demo", "subscribe")
+            await client.call("demo", "echo", {"t": 1})
+            demo.tick.push(7)
+            await client.events.get()
+    with caplog.at_level(logging.INFO, logger="afbspawn.trace"):
+        run(scenario())
+    assert 'demo/echo {"t":1}' in caplog.text
+    assert '"response":{"t":1}' in caplog.text
+    assert '"event":"demo/tick","data":7' in caplog.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import json
 from typing import Any
+from urllib.parse import unquote_plus
 
 from aiohttp import web
 
@@ -26,9 +27,19 @@ def split_path(path: str, rootapi: str) -> tuple[str, str] | None:
     return (api, verb) if api and verb else None
 
 
+def query_object(query_string: str) -> dict[str, Any]:
+    """`?a=1&flag` -> {"a": "1", "flag": None}: values stay strings, as afb-binder passes them."""
+    result: dict[str, Any] = {}
+    for part in query_string.split("&"):
+        if part:
+            name, sep, value = part.partition("=")
+            result[unquote_plus(name)] = unquote_plus(value) if sep else None
+    return result
+
+
 async def arguments(request: web.Request) -> Any:
     """GET query -> object of strings; POST JSON body as is; form POST merged; else 415/400."""
-    query: dict[str, Any] = {key: value for key, value in request.query.items()}
+    query = query_object(request.query_string)
     if request.method == "GET" or not request.content_type or "Content-Type" not in request.headers:
         return query
     if "json" in request.content_type:
