@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from afbspawn.afb.events import EmbeddedEvent, Listener
@@ -12,6 +13,7 @@ log = logging.getLogger("afbspawn.afb")
 ReplySink = Callable[[int, Any, "str | None"], None]
 
 
+@dataclass(eq=False)
 class EmbeddedRequest(Request):
     """A call from a WebSocket, REST or internal caller.
 
@@ -19,15 +21,13 @@ class EmbeddedRequest(Request):
     client that has gone away is a harmless no-op for the binding.
     """
 
-    def __init__(self, api: str, verb: str, args: Any, caller: Caller,
-                 sink: ReplySink, listener: Listener | None = None) -> None:
-        self.api = api
-        self.verb = verb
-        self.args = args
-        self.caller = caller
-        self._sink = sink
-        self._listener = listener
-        self._replied = False
+    api: str
+    verb: str
+    args: Any
+    caller: Caller
+    sink: ReplySink
+    listener: Listener | None = None
+    _replied: bool = field(default=False, init=False)
 
     @property
     def replied(self) -> bool:
@@ -38,13 +38,13 @@ class EmbeddedRequest(Request):
             log.debug("%s/%s: second reply ignored (status %s)", self.api, self.verb, status)
             return
         self._replied = True
-        self._sink(int(status), data, info)
+        self.sink(int(status), data, info)
 
     def subscribe(self, event: Event) -> None:
         """A REST or internal caller has no listener: subscribing is then a no-op."""
-        if self._listener is not None and isinstance(event, EmbeddedEvent):
-            event.subscribe(self._listener)
+        if self.listener is not None and isinstance(event, EmbeddedEvent):
+            event.subscribe(self.listener)
 
     def unsubscribe(self, event: Event) -> None:
-        if self._listener is not None and isinstance(event, EmbeddedEvent):
-            event.unsubscribe(self._listener)
+        if self.listener is not None and isinstance(event, EmbeddedEvent):
+            event.unsubscribe(self.listener)
