@@ -136,3 +136,14 @@ def test_websocket_origin_policy(origin, allow, ok):
                 assert error.status == 403
                 return False
     assert run(scenario()) is ok
+
+
+def test_session_store_is_bounded_and_keeps_recent_sessions():
+    from afbspawn.afb.sessions import SessionStore
+    store = SessionStore(maximum=3)
+    first = store.resolve("a")
+    for name in "bcd":
+        store.resolve(name)
+        store.resolve("a")  # "a" stays in use
+    assert len(store) == 3 and store.resolve("a") is first
+    assert store.resolve("b").uuid == "b" and len(store) == 3

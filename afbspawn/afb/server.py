@@ -32,6 +32,7 @@ trace_log = logging.getLogger("afbspawn.trace")
 
 DEFAULT_PORT = 1234
 DEFAULT_WS_MAXLEN = 1048500
+STOP_SECONDS = 5.0  # on stop, how long pending HTTP requests and WebSocket closes may take
 SESSION_KEY = web.RequestKey("afb-session", Session)
 
 
@@ -115,32 +116,22 @@ class EmbeddedBinder(Host):
         app = web.Application(client_max_size=self.options.ws_maxlen)
         app.router.add_route("*", "/{tail:.*}", self._route)
         app.on_response_prepare.append(self._set_cookie)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=STOP_SECONDS)
         await self._runner.setup()
         for listen in self.options.listen:
-            site: web.BaseSite
             if listen.unix is not None:
-                site = web.UnixSite(self._runner, listen.unix)
-            else:
-                site = web.TCPSite(self._runner, listen.host, listen.port)
+                await web.UnixSite(self._runner, listen.unix).start()
+                self.urls.append(f"unix:{listen.unix}")
+                continue
+            site = web.TCPSite(self._runner, listen.host, listen.port)
             await site.start()
-            self._record(site, listen)
-
-    def _record(self, site: web.BaseSite, listen: Listen) -> None:
-        server = site._server  # noqa: SLF001 - the only way to learn the port bound for port 0
-        if listen.unix is not None:
-            self.urls.append(f"unix:{listen.unix}")
-            return
-        for sock in getattr(server, "sockets", ()) or ():
-            port = sock.getsockname()[1]
-            self.ports.append(port)
             host = listen.host if ":" not in listen.host else f"[{listen.host}]"
-            self.urls.append(f"http://{host}:{port}/")
-            break
+            self.ports.append(site.port)  # the bound one, also for port 0
+            self.urls.append(f"http://{host}:{site.port}/")
 
     async def stop(self) -> None:
-        for connection in list(self._connections):
-            await connection.ws.close()
+        closing = [connection.ws.close() for connection in list(self._connections)]
+        await asyncio.wait_for(asyncio.gather(*closing, return_exceptions=True), STOP_SECONDS)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -8,6 +8,7 @@ from typing import Mapping
 
 MAX_UUID_LEN = 36
 SESSION_TIMEOUT = 32000000  # seconds: the cookie Max-Age and monitor/session "timeout"
+SESSION_MAX = 10000  # least recently used sessions are forgotten beyond this: clients cannot grow memory
 
 
 @dataclass
@@ -24,19 +25,26 @@ class Session:
 class SessionStore:
     """Any client-chosen uuid (<= 36 chars) joins or creates that session, as in libafb."""
 
-    def __init__(self, timeout: int = SESSION_TIMEOUT) -> None:
-        self._sessions: dict[str, Session] = {}
+    def __init__(self, timeout: int = SESSION_TIMEOUT, maximum: int = SESSION_MAX) -> None:
+        self._sessions: dict[str, Session] = {}  # in use order, the least recent first
         self.timeout = timeout
+        self.maximum = maximum
 
     def resolve(self, wanted: str | None) -> Session:
         """The session named `wanted` (created when new); a fresh random one when absent/too long."""
         if not wanted or len(wanted) > MAX_UUID_LEN:
             wanted = str(uuidlib.uuid4())
-        session = self._sessions.get(wanted)
+        session = self._sessions.pop(wanted, None)
         if session is None or session.remain() == 0:
-            session = self._sessions[wanted] = Session(wanted, self.timeout)
+            session = Session(wanted, self.timeout)
         session.last_used = time.monotonic()
+        self._sessions[wanted] = session
+        if len(self._sessions) > self.maximum:
+            del self._sessions[next(iter(self._sessions))]
         return session
+
+    def __len__(self) -> int:
+        return len(self._sessions)
 
 
 def cookie_name(port: int) -> str:
