@@ -165,3 +165,29 @@ def test_tracereq_logs_requests_replies_and_events(caplog):
     assert 'demo/echo {"t":1}' in caplog.text
     assert '"response":{"t":1}' in caplog.text
     assert '"event":"demo/tick","data":7' in caplog.text
+
+
+def test_on_ready_runs_before_serving_and_may_call_verbs():
+    from afbspawn.afb.host import ApiSpec
+    from afbspawn.afb.server import BinderOptions, EmbeddedBinder, Listen, StartupError
+
+    async def scenario():
+        binder = EmbeddedBinder(BinderOptions(listen=[Listen(port=0)]))
+        seen = []
+
+        async def ready():
+            seen.append((await binder.call("monitor", "apis")).data)
+            seen.append(list(binder.ports))  # not listening yet
+        binder.add_api(ApiSpec("onload", on_ready=ready))
+        await binder.start()
+        await binder.stop()
+        broken = EmbeddedBinder(BinderOptions(listen=[Listen(port=0)]))
+
+        async def fail():
+            raise ValueError("no such action")
+        broken.add_api(ApiSpec("bad", on_ready=fail))
+        try:
+            await broken.start()
+        except StartupError as error:
+            return seen, str(error), broken.ports
+    assert run(scenario()) == (["monitor onload", []], "API bad: start-up failed: no such action", [])

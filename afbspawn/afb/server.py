@@ -36,6 +36,10 @@ STOP_SECONDS = 5.0  # on stop, how long pending HTTP requests and WebSocket clos
 SESSION_KEY = web.RequestKey("afb-session", Session)
 
 
+class StartupError(Exception):
+    """An API's on_ready failed: the binder must not serve half-started APIs."""
+
+
 @dataclass(frozen=True)
 class Listen:
     """One listener: TCP (host, port; port 0 = any free port) or a unix socket path."""
@@ -113,6 +117,13 @@ class EmbeddedBinder(Host):
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
+        """Run every API's `on_ready` (onload actions), then open the listeners."""
+        for api in list(self.registry.apis.values()):
+            if api.spec.on_ready is not None:
+                try:
+                    await api.spec.on_ready()
+                except Exception as error:
+                    raise StartupError(f"API {api.spec.name}: start-up failed: {error}") from error
         app = web.Application(client_max_size=self.options.ws_maxlen)
         app.router.add_route("*", "/{tail:.*}", self._route)
         app.on_response_prepare.append(self._set_cookie)

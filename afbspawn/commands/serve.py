@@ -16,7 +16,8 @@ from typing import Sequence
 from afbspawn import binding
 from afbspawn.afb.monitor import NOTICE, ROOT_LOGGER
 from afbspawn.afb.permissions import load_policy
-from afbspawn.afb.server import DEFAULT_PORT, DEFAULT_WS_MAXLEN, BinderOptions, EmbeddedBinder, Listen, configure_trace
+from afbspawn.afb.server import (DEFAULT_PORT, DEFAULT_WS_MAXLEN, BinderOptions, EmbeddedBinder, Listen,
+                                 StartupError, configure_trace)
 
 log = logging.getLogger("afbspawn")
 VERBOSITY = {-2: logging.CRITICAL, -1: logging.ERROR, 0: logging.WARNING, 1: NOTICE, 2: logging.INFO, 3: logging.DEBUG}
@@ -144,7 +145,7 @@ def main(argv: Sequence[str]) -> int:
     except _config_errors() as error:
         print(f"afb-spawn: {error}", file=sys.stderr)
         return 1
-    except OSError as error:
+    except (OSError, StartupError) as error:
         print(f"afb-spawn: {error}", file=sys.stderr)
         return 1
     sys.stdout.flush()
