@@ -147,3 +147,21 @@ def test_session_store_is_bounded_and_keeps_recent_sessions():
         store.resolve("a")  # "a" stays in use
     assert len(store) == 3 and store.resolve("a") is first
     assert store.resolve("b").uuid == "b" and len(store) == 3
+
+
+@pytest.mark.parametrize("headers, allow, status", [
+    ({}, [], 200),  # curl, afb-client
+    ({"Sec-Fetch-Site": "same-origin"}, [], 200),
+    ({"Sec-Fetch-Site": "none"}, [], 200),  # typed in the address bar
+    ({"Sec-Fetch-Site": "cross-site"}, [], 403),  # <img src>/no-cors GET from another page
+    ({"Sec-Fetch-Site": "cross-site"}, ["*"], 200),
+    ({"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"}, [], 403),
+    ({"Origin": "http://evil.example"}, ["http://evil.example"], 200),
+])
+def test_rest_calls_from_other_sites_are_refused(headers, allow, status):
+    async def scenario():
+        async with binder_running(allow_origins=allow) as (binder, _), aiohttp.ClientSession() as session:
+            async with session.post(http_url(binder, "/api/demo/ping"), headers=headers,
+                                    data={"a": "1"}) as response:
+                return response.status
+    assert run(scenario()) == status

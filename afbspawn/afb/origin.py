@@ -5,7 +5,7 @@ us which page it is. Non-browser clients (afb-client) send none and are allowed.
 """
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Mapping
 from urllib.parse import urlsplit
 
 DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
@@ -30,3 +30,17 @@ def origin_allowed(origin: str | None, host: str | None, allowed: Iterable[str])
     if not parts.netloc or host is None:
         return False
     return _host_port(parts.netloc, parts.scheme) == _host_port(host, parts.scheme)
+
+
+def cross_site_refused(headers: Mapping[str, str], allowed: Iterable[str]) -> bool:
+    """A browser request sent by another site's page (WebSocket upgrade or REST call).
+
+    Simple GETs and form POSTs need no CORS preflight, so a page could start commands
+    through REST as well: with an Origin header the Origin policy decides; without one,
+    the browser's `Sec-Fetch-Site` tells a cross-site request apart from curl/afb-client.
+    """
+    origin = headers.get("Origin")
+    if origin is not None:
+        return not origin_allowed(origin, headers.get("Host"), allowed)
+    site = headers.get("Sec-Fetch-Site", "").lower()
+    return site in ("cross-site", "same-site") and "*" not in allowed

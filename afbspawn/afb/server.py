@@ -20,7 +20,7 @@ from afbspawn.afb import rest, static
 from afbspawn.afb.events import EmbeddedEvent
 from afbspawn.afb.host import ApiSpec, Caller, Event, Host, Reply
 from afbspawn.afb.monitor import Monitor
-from afbspawn.afb.origin import origin_allowed
+from afbspawn.afb.origin import cross_site_refused
 from afbspawn.afb.permissions import Policy
 from afbspawn.afb.registry import Registry
 from afbspawn.afb.request import EmbeddedRequest
@@ -175,12 +175,16 @@ class EmbeddedBinder(Host):
             return web.Response(status=400)
         caller = self._caller(request)
         rootapi = self.options.rootapi
-        if request.path == rootapi and _is_upgrade(request):
+        upgrade = request.path == rootapi and _is_upgrade(request)
+        target = rest.split_path(request.path, rootapi) if request.path.startswith(rootapi + "/") else None
+        if (upgrade or target) and cross_site_refused(request.headers, self.options.allow_origins):
+            log.warning("refused %s from another site (Origin %r; allow it with --allow-origin)",
+                        request.path, request.headers.get("Origin"))
+            return web.Response(status=403)
+        if upgrade:
             return await self._websocket(request, caller)
-        if request.path.startswith(rootapi + "/"):
-            target = rest.split_path(request.path, rootapi)
-            if target is not None:
-                return await self._rest(request, caller, *target)
+        if target is not None:
+            return await self._rest(request, caller, *target)
         if request.method == "GET":
             for root in self._static:
                 if root.matches(request.path):
@@ -199,11 +203,6 @@ class EmbeddedBinder(Host):
         return response
 
     async def _websocket(self, request: web.Request, caller: Caller) -> web.StreamResponse:
-        if not origin_allowed(request.headers.get("Origin"), request.headers.get("Host"),
-                              self.options.allow_origins):
-            log.warning("refused WebSocket from Origin %r (allow it with --allow-origin)",
-                        request.headers.get("Origin"))
-            return web.Response(status=403)
         offered = request.headers.get("Sec-WebSocket-Protocol")
         if offered is not None and PROTOCOL not in [p.strip().lower() for p in offered.split(",")]:
             return web.Response(status=412)
