@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from typing import Any
+from typing import Any, Self
 
 import aiohttp
 
@@ -24,7 +24,7 @@ class AfbClient:
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
-    async def connect(cls, url: str, **kwargs: Any) -> "AfbClient":
+    async def connect(cls, url: str, **kwargs: Any) -> AfbClient:
         session = aiohttp.ClientSession()
         try:
             ws = await session.ws_connect(url, protocols=("x-afb-ws-json1",), **kwargs)
@@ -60,7 +60,7 @@ class AfbClient:
         await asyncio.gather(self._reader, return_exceptions=True)
         await self._session.close()
 
-    async def __aenter__(self) -> "AfbClient":
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

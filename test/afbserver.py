@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 from afbspawn.afb.host import ApiSpec, Request, VerbSpec
 from afbspawn.afb.server import BinderOptions, EmbeddedBinder, Listen

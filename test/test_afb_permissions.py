@@ -3,9 +3,9 @@ import os
 
 import aiohttp
 import pytest
-
 from afbclient import AfbClient
 from afbserver import SECRET, binder_running, http_url, run, ws_url
+
 from afbspawn.afb.permissions import PolicyError, load_policy, parse_policy
 from afbspawn.afb.server import Listen
 

@@ -4,7 +4,6 @@ import os
 import struct
 
 import pytest
-
 from afbclient import AfbClient
 from afbserver import binder_running, run, ws_url
 
@@ -81,7 +80,7 @@ def test_unmasked_and_masked_calls_get_exact_bytes():
             assert await read_frame(reader) == (0x8A, b"hello")
             big = b'[2,"3","demo/echo","' + b"x" * 70000 + b'"]'
             writer.write(frame(big))
-            opcode, payload = await read_frame(reader)
+            _, payload = await read_frame(reader)
             assert payload.endswith(b'"response":"' + b"x" * 70000 + b'"}]')
             writer.close()
     run(scenario())

@@ -3,7 +3,6 @@ import asyncio
 
 import aiohttp
 import pytest
-
 from afbserver import binder_running, http_url, run, until, ws_url
 
 OK_PING = '{"jtype":"afb-reply","request":{"status":"success","code":0},"response":{"pong":1}}'
@@ -160,8 +159,7 @@ def test_session_store_is_bounded_and_keeps_recent_sessions():
 ])
 def test_rest_calls_from_other_sites_are_refused(headers, allow, status):
     async def scenario():
-        async with binder_running(allow_origins=allow) as (binder, _), aiohttp.ClientSession() as session:
-            async with session.post(http_url(binder, "/api/demo/ping"), headers=headers,
-                                    data={"a": "1"}) as response:
-                return response.status
+        async with binder_running(allow_origins=allow) as (binder, _), aiohttp.ClientSession() as session, \
+                session.post(http_url(binder, "/api/demo/ping"), headers=headers, data={"a": "1"}) as response:
+            return response.status
     assert run(scenario()) == status

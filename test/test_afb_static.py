@@ -4,7 +4,6 @@ import os
 
 import aiohttp
 import pytest
-
 from afbserver import binder_running, http_url, run
 
 

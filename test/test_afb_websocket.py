@@ -3,7 +3,6 @@ import asyncio
 import logging
 
 import aiohttp
-
 from afbclient import AfbClient
 from afbserver import binder_running, run, until, ws_url
 
@@ -84,14 +83,14 @@ def test_events_reach_subscribers_only_and_end_with_the_connection():
 
 def test_session_and_token_from_upgrade_then_5th_element():
     async def scenario():
-        async with binder_running() as (binder, _), aiohttp.ClientSession() as session:
-            async with session.ws_connect(ws_url(binder, "?x-afb-token=T1&x-afb-uuid=S1")) as ws:
-                await ws.send_str('[2,"1","demo/caller",null]')
-                assert (await ws.receive_json())[2]["response"] == {"session": "S1", "token": "T1", "uid": None}
-                await ws.send_str('[2,"2","demo/caller",null,"T2"]')
-                assert (await ws.receive_json())[2]["response"]["token"] == "T2"
-                await ws.send_str('[2,"3","demo/caller",null]')
-                assert (await ws.receive_json())[2]["response"]["token"] == "T2"
+        async with binder_running() as (binder, _), aiohttp.ClientSession() as session, \
+                session.ws_connect(ws_url(binder, "?x-afb-token=T1&x-afb-uuid=S1")) as ws:
+            await ws.send_str('[2,"1","demo/caller",null]')
+            assert (await ws.receive_json())[2]["response"] == {"session": "S1", "token": "T1", "uid": None}
+            await ws.send_str('[2,"2","demo/caller",null,"T2"]')
+            assert (await ws.receive_json())[2]["response"]["token"] == "T2"
+            await ws.send_str('[2,"3","demo/caller",null]')
+            assert (await ws.receive_json())[2]["response"]["token"] == "T2"
     run(scenario())
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import abc
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from afbspawn.afb import codec
 from afbspawn.afb.host import Event
@@ -20,7 +21,7 @@ class Listener(abc.ABC):
     """A client connection that events can reach."""
 
     def __init__(self) -> None:
-        self.events: set["EmbeddedEvent"] = set()
+        self.events: set[EmbeddedEvent] = set()
 
     @abc.abstractmethod
     def send(self, frame: bytes) -> bool:

@@ -5,7 +5,7 @@ us which page it is. Non-browser clients (afb-client) send none and are allowed.
 """
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
 DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}

@@ -4,8 +4,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from afbspawn.afb.errors import Status
 from afbspawn.afb.host import ApiSpec, Caller, VerbSpec
@@ -65,15 +65,15 @@ class Registry:
             return request.reply(Status.INSUFFICIENT_SCOPE)
         try:
             outcome = verb.handler(request)
-        except Exception:
+        except Exception:  # noqa: BLE001 - any verb failure is the client's internal-error
             return _failed(request)
         if inspect.isawaitable(outcome):
             task = asyncio.ensure_future(outcome)
             self._tasks.add(task)
             task.add_done_callback(self._finished(request))
 
-    def _finished(self, request: EmbeddedRequest) -> Callable[["asyncio.Future[None]"], None]:
-        def done(task: "asyncio.Future[None]") -> None:
+    def _finished(self, request: EmbeddedRequest) -> Callable[[asyncio.Future[None]], None]:
+        def done(task: asyncio.Future[None]) -> None:
             self._tasks.discard(task)  # type: ignore[arg-type]
             if not task.cancelled() and task.exception() is not None:
                 _failed(request, task.exception())

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from afbspawn.afb.events import EmbeddedEvent, Listener
 from afbspawn.afb.host import Caller, Event, Request

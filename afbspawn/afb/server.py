@@ -11,8 +11,9 @@ import logging
 import socket
 import struct
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from aiohttp import web
 
@@ -24,7 +25,14 @@ from afbspawn.afb.origin import cross_site_refused
 from afbspawn.afb.permissions import Policy
 from afbspawn.afb.registry import Registry
 from afbspawn.afb.request import EmbeddedRequest
-from afbspawn.afb.sessions import Session, SessionStore, cookie_name, set_cookie_value, wanted_token, wanted_uuid
+from afbspawn.afb.sessions import (
+    Session,
+    SessionStore,
+    cookie_name,
+    set_cookie_value,
+    wanted_token,
+    wanted_uuid,
+)
 from afbspawn.afb.websocket import PROTOCOL, QUEUE_BYTES, WsConnection
 
 log = logging.getLogger("afbspawn.afb")
@@ -49,7 +57,7 @@ class Listen:
     unix: str | None = None
 
     @classmethod
-    def parse(cls, spec: str, default_port: int = DEFAULT_PORT) -> "Listen":
+    def parse(cls, spec: str, default_port: int = DEFAULT_PORT) -> Listen:
         """`HOST`, `tcp:HOST:PORT` or `unix:/path`."""
         if spec.startswith("unix:"):
             path = spec[len("unix:"):]

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import time
 import uuid as uuidlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 MAX_UUID_LEN = 36
 SESSION_TIMEOUT = 32000000  # seconds: the cookie Max-Age and monitor/session "timeout"

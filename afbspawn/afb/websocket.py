@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from aiohttp import WSMsgType, web
 
@@ -100,7 +100,7 @@ class WsConnection(Listener):
         self._dispatch(EmbeddedRequest(call.api, call.verb, call.args, self.caller,
                                        self._replier(call.id, f"{call.api}/{call.verb}"), self))
 
-    def _replier(self, call_id: str, procedure: str) -> Callable[[int, object, "str | None"], None]:
+    def _replier(self, call_id: str, procedure: str) -> Callable[[int, object, str | None], None]:
         def sink(status: int, data: object, info: str | None) -> None:
             frame = codec.to_wire(codec.reply_frame(call_id, status, data, info))
             if self._trace:

@@ -11,13 +11,20 @@ import logging
 import os
 import signal
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from afbspawn import binding
 from afbspawn.afb.monitor import NOTICE, ROOT_LOGGER
 from afbspawn.afb.permissions import load_policy
-from afbspawn.afb.server import (DEFAULT_PORT, DEFAULT_WS_MAXLEN, BinderOptions, EmbeddedBinder, Listen,
-                                 StartupError, configure_trace)
+from afbspawn.afb.server import (
+    DEFAULT_PORT,
+    DEFAULT_WS_MAXLEN,
+    BinderOptions,
+    EmbeddedBinder,
+    Listen,
+    StartupError,
+    configure_trace,
+)
 
 log = logging.getLogger("afbspawn")
 VERBOSITY = {-2: logging.CRITICAL, -1: logging.ERROR, 0: logging.WARNING, 1: NOTICE, 2: logging.INFO, 3: logging.DEBUG}
