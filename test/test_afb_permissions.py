@@ -80,3 +80,24 @@ def test_unix_socket_peer_uid(tmp_path, uids, expected):
                     return caller, r.status
     caller, status = run(scenario())
     assert caller["uid"] == os.getuid() and status == expected
+
+
+def test_stale_unix_socket_is_replaced_but_a_live_one_is_refused(tmp_path):
+    import socket
+
+    sock = str(tmp_path / "afb.sock")
+    dead = socket.socket(socket.AF_UNIX)
+    dead.bind(sock)
+    dead.close()  # the file stays, nobody listens
+
+    async def scenario():
+        async with binder_running(listen=[Listen(unix=sock)]):
+            try:
+                async with binder_running(listen=[Listen(unix=sock)]):
+                    return "second binder started"
+            except OSError:
+                pass
+            async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=sock)) as session, \
+                    session.get("http://localhost/api/demo/ping") as answer:
+                return answer.status
+    assert run(scenario()) == 200

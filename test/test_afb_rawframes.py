@@ -146,3 +146,14 @@ def test_slow_subscriber_is_disconnected_without_blocking_others(caplog):
             writer.close()
     run(scenario())
     assert "too slow" in caplog.text
+
+
+def test_ws_maxlen_raises_the_frame_limit():
+    async def scenario():
+        async with binder_running(ws_maxlen=2_000_000) as (binder, _):
+            reader, writer, _ = await upgrade(binder.ports[0])
+            writer.write(frame(b'[2,"1","demo/echo","' + b"w" * 1_500_000 + b'"]'))
+            first, payload = await read_frame(reader)
+            writer.close()
+            return first, len(payload)
+    assert run(scenario()) == (0x81, 1_500_000 + len(b'[3,"1",{"jtype":"afb-reply","request":{"status":"success","code":0},"response":""}]'))

@@ -7,8 +7,11 @@ Only GET and POST exist; any other method gets 400.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import os
 import socket
+import stat
 import struct
 import sys
 from collections.abc import Sequence
@@ -137,16 +140,24 @@ class EmbeddedBinder(Host):
         app.on_response_prepare.append(self._set_cookie)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=STOP_SECONDS)
         await self._runner.setup()
-        for listen in self.options.listen:
-            if listen.unix is not None:
-                await web.UnixSite(self._runner, listen.unix).start()
-                self.urls.append(f"unix:{listen.unix}")
-                continue
-            site = web.TCPSite(self._runner, listen.host, listen.port)
-            await site.start()
-            host = listen.host if ":" not in listen.host else f"[{listen.host}]"
-            self.ports.append(site.port)  # the bound one, also for port 0
-            self.urls.append(f"http://{host}:{site.port}/")
+        try:
+            for listen in self.options.listen:
+                await self._listen(self._runner, listen)
+        except BaseException:
+            await self.stop()  # no half-open binder: close what did start
+            raise
+
+    async def _listen(self, runner: web.AppRunner, listen: Listen) -> None:
+        if listen.unix is not None:
+            _refuse_live_socket(listen.unix)
+            await web.UnixSite(runner, listen.unix).start()
+            self.urls.append(f"unix:{listen.unix}")
+            return
+        site = web.TCPSite(runner, listen.host, listen.port)
+        await site.start()
+        host = listen.host if ":" not in listen.host else f"[{listen.host}]"
+        self.ports.append(site.port)  # the bound one, also for port 0
+        self.urls.append(f"http://{host}:{site.port}/")
 
     async def stop(self) -> None:
         closing = [connection.ws.close() for connection in list(self._connections)]
@@ -238,6 +249,24 @@ def _is_upgrade(request: web.Request) -> bool:
     """An upgrade needs Upgrade: websocket, a key and a version; else it falls to REST (404)."""
     return (request.headers.get("Upgrade", "").strip().lower() == "websocket"
             and "Sec-WebSocket-Key" in request.headers and "Sec-WebSocket-Version" in request.headers)
+
+
+def _refuse_live_socket(path: str) -> None:
+    """asyncio replaces any socket file at `path`; only a dead one (left by a crash) may go.
+
+    Taking over the socket of a running binder would silently cut its clients off.
+    """
+    try:
+        if not stat.S_ISSOCK(os.lstat(path).st_mode):
+            return
+    except FileNotFoundError:
+        return
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(path)
+        except ConnectionRefusedError:
+            return
+    raise OSError(errno.EADDRINUSE, f"{path}: another process is serving this socket")
 
 
 def configure_trace() -> None:
