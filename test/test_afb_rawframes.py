@@ -37,10 +37,11 @@ async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     return first, await reader.readexactly(length)
 
 
-async def upgrade(port: int, headers: str = "Sec-WebSocket-Protocol: x-afb-ws-json1\r\n", path: str = "/api"):
+async def upgrade(port: int, headers: str = "Sec-WebSocket-Protocol: x-afb-ws-json1\r\n", path: str = "/api",
+                  version: str = "13"):
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-                  f"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {KEY}\r\n"
+                  f"Connection: Upgrade\r\nSec-WebSocket-Version: {version}\r\nSec-WebSocket-Key: {KEY}\r\n"
                   f"{headers}Content-Length: 0\r\n\r\n").encode())
     head = (await reader.readuntil(b"\r\n\r\n")).decode()
     return reader, writer, head
@@ -120,6 +121,9 @@ def test_refused_upgrades():
         async with binder_running() as (binder, _):
             _, writer, head = await upgrade(binder.ports[0], "Sec-WebSocket-Protocol: x-other\r\n")
             assert head.startswith("HTTP/1.1 412")
+            writer.close()
+            _, writer, head = await upgrade(binder.ports[0], version="8")
+            assert head.startswith("HTTP/1.1 426") and "Sec-WebSocket-Version: 13" in header_lines(head)
             writer.close()
             _, writer, head = await upgrade(binder.ports[0], path="/api/")
             assert head.startswith("HTTP/1.1 404")  # only exactly /api upgrades

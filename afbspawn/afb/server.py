@@ -222,6 +222,8 @@ class EmbeddedBinder(Host):
         return response
 
     async def _websocket(self, request: web.Request, caller: Caller) -> web.StreamResponse:
+        if request.headers["Sec-WebSocket-Version"].strip() != "13":
+            return web.Response(status=426, headers={"Sec-WebSocket-Version": "13"})
         offered = request.headers.get("Sec-WebSocket-Protocol")
         if offered is not None and PROTOCOL not in [p.strip().lower() for p in offered.split(",")]:
             return web.Response(status=412)
@@ -229,7 +231,8 @@ class EmbeddedBinder(Host):
                                    autoping=True, compress=False)
         ws.headers["Sec-WebSocket-Protocol"] = PROTOCOL  # also when the client named none (spec §1.1)
         await ws.prepare(request)
-        peer = str(request.remote or caller.pid or "unix")
+        peername = request.transport.get_extra_info("peername") if request.transport else None
+        peer = f"{peername[0]}:{peername[1]}" if isinstance(peername, tuple) else f"unix pid {caller.pid}"
         connection = WsConnection(ws, request.transport, caller, self.registry.dispatch, peer,
                                   self._trace if self.options.tracereq else None,
                                   self.options.send_queue_bytes)
@@ -242,7 +245,7 @@ class EmbeddedBinder(Host):
 
     @staticmethod
     def _trace(line: str) -> None:
-        trace_log.warning("%s", line)
+        trace_log.info("%s", line)
 
 
 def _is_upgrade(request: web.Request) -> bool:
