@@ -9,8 +9,8 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test"))
-from afbclient import AfbClient  # noqa: E402
-from afbserver import binder_running, http_url, ws_url  # noqa: E402
+from afbclient import AfbClient
+from afbserver import binder_running, http_url, ws_url
 
 
 async def ws_calls(binder, connections: int, calls: int) -> float:
