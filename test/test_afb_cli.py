@@ -87,6 +87,7 @@ def test_listeners():
     listens = serve.listeners(parse(["-p", "2000", "-i", "0.0.0.0", "-i", "tcp:::1:3000", "-i", "unix:/run/x"]))
     assert [(l.host, l.port, l.unix) for l in listens] == [("0.0.0.0", 2000, None), ("::1", 3000, None),
                                                          ("127.0.0.1", 1234, "/run/x")]
+    assert [l.host for l in serve.listeners(parse(["-i", "tcp:*:1", "-i", "*"]))] == ["0.0.0.0", "0.0.0.0"]
     assert serve.listeners(parse(["--no-httpd"])) == []
     assert len(serve.listeners(parse(["--no-httpd", "-p", "2000"]))) == 1
     assert serve.parser().parse_args(["--trap-faults", "--tracereq"]).tracereq == "common"

@@ -71,10 +71,10 @@ class Listen:
             host, sep, port = spec[len("tcp:"):].rpartition(":")
             if not sep or not port.isdigit():
                 raise ValueError(f"interface {spec!r}: expected tcp:HOST:PORT")
-            return cls(host=host.strip("[]") or "0.0.0.0", port=int(port))
+            return cls(host=_any_host(host.strip("[]")), port=int(port))
         if not spec:
             raise ValueError("empty interface")
-        return cls(host=spec, port=default_port)
+        return cls(host=_any_host(spec), port=default_port)
 
 
 @dataclass
@@ -246,6 +246,11 @@ class EmbeddedBinder(Host):
     @staticmethod
     def _trace(line: str) -> None:
         trace_log.info("%s", line)
+
+
+def _any_host(host: str) -> str:
+    """afb-binder writes every IPv4 address as `*` (tcp:*:1234) or leaves it empty."""
+    return "0.0.0.0" if host in ("", "*") else host
 
 
 def _is_upgrade(request: web.Request) -> bool:
