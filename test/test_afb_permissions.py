@@ -1,5 +1,10 @@
 """Permission policy: file validation, refusal, grants by token and by unix-socket peer uid."""
+import asyncio
 import os
+import shutil
+import socket
+import sys
+import tempfile
 
 import aiohttp
 import pytest
@@ -83,8 +88,6 @@ def test_unix_socket_peer_uid(tmp_path, uids, expected):
 
 
 def test_stale_unix_socket_is_replaced_but_a_live_one_is_refused(tmp_path):
-    import socket
-
     sock = str(tmp_path / "afb.sock")
     dead = socket.socket(socket.AF_UNIX)
     dead.bind(sock)
@@ -101,3 +104,49 @@ def test_stale_unix_socket_is_replaced_but_a_live_one_is_refused(tmp_path):
                     session.get("http://localhost/api/demo/ping") as answer:
                 return answer.status
     assert run(scenario()) == 200
+
+
+NOBODY = 65534
+RAW_CLIENT = """
+import socket, sys
+with socket.socket(socket.AF_UNIX) as s:
+    s.connect(sys.argv[1])
+    s.sendall(("GET " + sys.argv[2] + " HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n").encode())
+    answer = b""
+    while chunk := s.recv(65536):
+        answer += chunk
+sys.stdout.write(answer.decode())
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not os.access("/usr/bin/setpriv", os.X_OK), reason="needs root and setpriv")
+def test_unix_peer_uid_of_another_user_is_seen_and_granted():
+    """A real second user (nobody) on the socket: its uid comes from SO_PEERCRED, not from the request."""
+    directory = tempfile.mkdtemp(prefix="afb-uid-")
+    os.chmod(directory, 0o755)
+    sock = os.path.join(directory, "afb.sock")
+    python = f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}"
+
+    async def as_nobody(path):
+        process = await asyncio.create_subprocess_exec(
+            "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--",
+            python, "-c", RAW_CLIENT, sock, path, stdout=asyncio.subprocess.PIPE)
+        out, _ = await process.communicate()
+        return out.decode()
+
+    async def scenario():
+        async with binder_running(listen=[Listen(unix=sock)], policy=parse_policy({"uids": {NOBODY: [SECRET]}})):
+            os.chmod(sock, 0o777)
+            caller = await as_nobody("/api/demo/caller?uid=0")
+            granted = await as_nobody("/api/demo/secret")
+            async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=sock)) as session, \
+                    session.get("http://localhost/api/demo/secret") as answer:
+                root_status = answer.status
+            return caller, granted, root_status
+    try:
+        caller, granted, root_status = run(scenario())
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    assert f'"uid":{NOBODY}' in caller
+    assert granted.startswith("HTTP/1.1 200") and granted.endswith(GRANTED)
+    assert root_status == 403
