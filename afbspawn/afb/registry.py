@@ -28,7 +28,7 @@ class Registry:
     def __init__(self, policy: Policy | None = None) -> None:
         self.apis: dict[str, RegisteredApi] = {}
         self.policy = policy
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Future[None]] = set()  # keeps running handlers referenced
 
     def add(self, spec: ApiSpec) -> None:
         if not spec.name or "/" in spec.name:
@@ -74,7 +74,7 @@ class Registry:
 
     def _finished(self, request: EmbeddedRequest) -> Callable[[asyncio.Future[None]], None]:
         def done(task: asyncio.Future[None]) -> None:
-            self._tasks.discard(task)  # type: ignore[arg-type]
+            self._tasks.discard(task)
             if not task.cancelled() and task.exception() is not None:
                 _failed(request, task.exception())
         return done

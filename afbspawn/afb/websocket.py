@@ -27,7 +27,7 @@ Dispatch = Callable[[EmbeddedRequest], None]
 
 
 class WsConnection(Listener):
-    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None,
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None,
                  caller: Caller, dispatch: Dispatch, peer: str, trace: Callable[[str], None] | None = None,
                  queue_bytes: int = QUEUE_BYTES) -> None:
         super().__init__()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import os
 import signal
@@ -106,11 +107,12 @@ def setup_logging(verbosity: int) -> None:
 
 
 def _config_errors() -> tuple[type[BaseException], ...]:
+    """ConfigError comes with the config loader, which may not be merged yet."""
     try:
-        from afbspawn.config.errors import ConfigError
-    except ImportError:
+        config_error: type[BaseException] = importlib.import_module("afbspawn.config.errors").ConfigError
+    except (ImportError, AttributeError):
         return (ValueError,)
-    return (ConfigError, ValueError)
+    return (config_error, ValueError)
 
 
 async def serve(args: argparse.Namespace, verbosity: int) -> int:
