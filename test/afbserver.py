@@ -40,6 +40,7 @@ class Demo:
             VerbSpec("unsubscribe", lambda r: (r.unsubscribe(self.tick), r.reply(0))),
             VerbSpec("push", lambda r: r.reply(0, self.tick.push(r.args))),
             VerbSpec("a/b", lambda r: r.reply(0, r.verb)),
+            VerbSpec("notjson", lambda r: r.reply(0, {"x": object()})),
         ], info="test API"))
 
     @staticmethod

@@ -39,6 +39,8 @@ def test_client_events_are_ignored():
     ('[2,"1","a/b",{]', 1008, "invalid-frame"),
     ('[2,"1","a/b",,]', 1008, "invalid-frame"),
     ('[1,2,3,4,5,6,7,8,9,10,x]', 1008, "invalid-frame"),
+    ('[2,"1","a/b",' + "[" * 100000 + "]" * 100000 + "]", 1008, "invalid-frame"),
+    ('[2,"1","a/b",' + "[" * 100000 + "]" * 100000 + ",x]", 1008, "invalid-frame"),
 ])
 def test_invalid_frames(text, code, reason):
     with pytest.raises(FrameError) as caught:

@@ -46,6 +46,7 @@ def test_http_status_mapping_and_bad_bodies():
         ("GET", "/api/demo/error", {}),
         ("POST", "/api/demo/echo", {"data": b"{bad", "headers": {"Content-Type": "application/json"}}),
         ("POST", "/api/demo/echo", {"data": b"x", "headers": {"Content-Type": "text/plain"}}),
+        ("POST", "/api/demo/echo", {"data": b"[" * 100000, "headers": {"Content-Type": "application/json"}}),
         ("PUT", "/api/demo/echo", {}),
         ("GET", "/api/demo", {}),
     ])
@@ -55,7 +56,7 @@ def test_http_status_mapping_and_bad_bodies():
     assert answers[3][0] == 403 and answers[3][1]["WWW-Authenticate"] == 'error="insufficient_scope"'
     assert answers[3][2] == '{"jtype":"afb-reply","request":{"status":"insufficient-scope","code":-9}}'
     assert answers[4][0] == 200 and '"status":"error"' in answers[4][2]
-    assert [answer[0] for answer in answers[5:]] == [400, 415, 400, 404]
+    assert [answer[0] for answer in answers[5:]] == [400, 415, 400, 400, 404]
 
 
 def test_rest_waits_for_late_replies_and_subscribing_is_harmless():

@@ -25,6 +25,8 @@ def test_handler_exceptions_become_internal_error_and_server_keeps_running(caplo
             internal = (4, {"jtype": "afb-reply", "request": {"status": "internal-error", "code": -1}})
             assert await client.call("demo", "fail") == internal
             assert await client.call("demo", "afail") == internal
+            assert await client.call("demo", "notjson") == (4, {"jtype": "afb-reply", "request": {
+                "status": "internal-error", "info": "reply data is not JSON", "code": -1}})
             assert (await client.call("demo", "ping"))[0] == 3
     with caplog.at_level(logging.ERROR, logger="afbspawn"):
         run(scenario())

@@ -57,6 +57,8 @@ def parse(text: str) -> Call | None:
     """
     try:
         items = json.loads(text)
+    except RecursionError:
+        raise FrameError(CLOSE_POLICY, "invalid-frame") from None  # nested too deep to decode
     except ValueError:
         items = _scan(text)  # afb-client sends raw, non-JSON argument text
     if not isinstance(items, list) or not items:
@@ -130,6 +132,8 @@ def _element(raw: str) -> Any:
         raise FrameError(CLOSE_POLICY, "invalid-frame")
     try:
         return json.loads(raw)
+    except RecursionError:
+        raise FrameError(CLOSE_POLICY, "invalid-frame") from None
     except ValueError:
         return raw  # not JSON: the raw text becomes a string
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from afbspawn.afb.errors import Status
 from afbspawn.afb.events import EmbeddedEvent, Listener
 from afbspawn.afb.host import Caller, Event, Request
 
@@ -39,7 +40,11 @@ class EmbeddedRequest(Request):
             log.debug("%s/%s: second reply ignored (status %s)", self.api, self.verb, status)
             return
         self._replied = True
-        self.sink(int(status), data, info)
+        try:
+            self.sink(int(status), data, info)
+        except (TypeError, ValueError, RecursionError) as error:  # data JSON cannot carry
+            log.error("%s/%s: reply data cannot be sent as JSON: %s", self.api, self.verb, error)
+            self.sink(Status.INTERNAL_ERROR, None, "reply data is not JSON")
 
     def subscribe(self, event: Event) -> None:
         """A REST or internal caller has no listener: subscribing is then a no-op."""

@@ -46,7 +46,7 @@ async def arguments(request: web.Request) -> Any:
         body = await request.read()
         try:
             return json.loads(body) if body.strip() else None
-        except ValueError:
+        except (ValueError, RecursionError):
             raise web.HTTPBadRequest(text="") from None
     if request.content_type == "application/x-www-form-urlencoded":
         form = await request.post()
