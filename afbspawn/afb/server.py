@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from afbspawn.afb import rest, static
+from afbspawn.afb import codec, rest, static
 from afbspawn.afb.events import EmbeddedEvent
 from afbspawn.afb.host import ApiSpec, Caller, Event, Host, Reply
 from afbspawn.afb.monitor import Monitor
@@ -214,7 +214,7 @@ class EmbeddedBinder(Host):
         args = await rest.arguments(request)
         pending = rest.PendingReply()
         if self.options.tracereq:
-            self._trace(f"{request.remote} rest {api}/{verb} {args!r}")
+            self._trace(f"{request.remote} rest {api}/{verb} {codec.dumps(args)}")
         self.registry.dispatch(EmbeddedRequest(api, verb, args, caller, pending))
         response = await pending.future
         if self.options.tracereq:
