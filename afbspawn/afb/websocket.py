@@ -61,10 +61,14 @@ class WsConnection(Listener):
             self._transport.abort()  # a close frame could not get through the full pipe anyway
 
     async def _writer(self) -> None:
-        while True:
-            frame = await self._queue.get()
-            self._queued -= len(frame)
-            await self.ws.send_frame(frame, WSMsgType.TEXT)
+        try:
+            while True:
+                frame = await self._queue.get()
+                self._queued -= len(frame)
+                await self.ws.send_frame(frame, WSMsgType.TEXT)
+        except ConnectionError:  # the peer is gone: what is queued can reach no one
+            self._open = False
+            self.drop_subscriptions()
 
     async def run(self) -> None:
         """Serve the connection until it closes; subscriptions end with it."""
@@ -75,7 +79,7 @@ class WsConnection(Listener):
                     await self._close(codec.CLOSE_UNACCEPTABLE, "")
                 elif message.type == WSMsgType.TEXT:
                     await self._receive(message.data)
-        except (ConnectionError, asyncio.CancelledError):
+        except ConnectionError:
             pass
         finally:
             self._open = False
