@@ -94,8 +94,13 @@ def binder_options(args: argparse.Namespace) -> BinderOptions:
         listen=listeners(args), rootapi="/" + args.rootapi.strip("/"), roothttp=args.roothttp,
         aliases=aliases, allow_origins=args.allow_origin,
         policy=load_policy(args.permissions) if args.permissions else None,
-        ws_maxlen=max(args.ws_maxlen, DEFAULT_WS_MAXLEN), tracereq=args.tracereq not in (None, "no", "none"),
+        ws_maxlen=max(args.ws_maxlen, DEFAULT_WS_MAXLEN), tracereq=tracing(args),
     )
+
+
+def tracing(args: argparse.Namespace) -> bool:
+    """--tracereq with no value or any level but no/none."""
+    return args.tracereq not in (None, "no", "none")
 
 
 def setup_logging(verbosity: int) -> None:
@@ -116,6 +121,10 @@ def _config_errors() -> tuple[type[BaseException], ...]:
 
 
 async def serve(args: argparse.Namespace, verbosity: int) -> int:
+    stop = asyncio.Event()  # armed first: a signal during start-up still stops cleanly
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
     binder = EmbeddedBinder(binder_options(args))
     try:
         await binding.attach(binder, config_paths(args), verbosity)
@@ -126,10 +135,6 @@ async def serve(args: argparse.Namespace, verbosity: int) -> int:
     os.environ["AFB_PORT"] = str(binder.ports[0] if binder.ports else "")
     if verbosity >= 0:
         print(f"afb-spawn: serving {' '.join(binder.urls) or 'no HTTP'}", file=sys.stderr, flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     await binder.stop()
     return 0
@@ -139,7 +144,7 @@ def main(argv: Sequence[str]) -> int:
     args = parser().parse_args(list(argv))
     verbosity = args.verbose - args.quiet
     setup_logging(verbosity)
-    if args.tracereq not in (None, "no", "none"):
+    if tracing(args):
         configure_trace()
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     try:
