@@ -3,6 +3,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -91,3 +92,12 @@ def test_listeners():
     assert serve.listeners(parse(["--no-httpd"])) == []
     assert len(serve.listeners(parse(["--no-httpd", "-p", "2000"]))) == 1
     assert serve.parser().parse_args(["--trap-faults", "--tracereq"]).tracereq == "common"
+
+
+def test_port_in_use_exits_1():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        process = start("-p", str(taken.getsockname()[1]))
+        assert process.wait(timeout=20) == 1
+    assert "address already in use" in process.stderr.read().lower()
