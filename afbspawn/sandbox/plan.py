@@ -97,7 +97,7 @@ class SandboxPlan:
         if self.namespaces.net:
             steps.append("loopback interface lo up (the new net namespace has nothing else)")
         if self.namespaces.unshare_cgroup:
-            steps.append("new cgroup namespace rooted at the task's cgroup")
+            steps.append("new cgroup namespace (rooted at the cgroup the task is in)")
         steps += self.caps.describe_bounding()
         steps += self.identity.describe()
         steps += [f"environment {name}={value}" for name, value in self.environment.items()]
@@ -105,7 +105,7 @@ class SandboxPlan:
         steps += self.caps.describe_sets()
         if self.no_new_privs:
             steps.append("no_new_privs")
-        steps += ["stdin /dev/null, stdout and stderr to the task's pipes",
+        steps += ["stdin /dev/null, stdout and stderr to the given fds",
                   "close every other file descriptor (close_range)"]
         steps += self.seccomp.describe() if self.seccomp else []
         steps.append(f"execve {cmdpath} argv={list(argv)}")
