@@ -11,7 +11,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from afbspawn.config import model as m
 from afbspawn.sandbox import compile_plan

@@ -12,8 +12,8 @@ import select
 import signal
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from afbspawn.config import model as m
 from afbspawn.sandbox import LaunchError, SandboxError, compile_plan

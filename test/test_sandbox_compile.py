@@ -11,7 +11,12 @@ from afbspawn.sandbox import LaunchError, SandboxError, compile_plan
 from afbspawn.sandbox.cgroups import find_cgroup2_mount, prepare_cgroup, remove_leaf
 from afbspawn.sandbox.environ import build_environment
 from afbspawn.sandbox.identity import resolve_identity
-from afbspawn.sandbox.namespaces import CLONE_NEWNET, CLONE_NEWPID, CLONE_NEWUSER, compile_namespaces
+from afbspawn.sandbox.namespaces import (
+    CLONE_NEWNET,
+    CLONE_NEWPID,
+    CLONE_NEWUSER,
+    compile_namespaces,
+)
 from afbspawn.sandbox.seccomp import compile_seccomp
 
 ME = os.geteuid()

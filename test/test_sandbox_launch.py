@@ -9,12 +9,12 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
-
 import sandbox_probes
+
 from afbspawn.config import model as m
 from afbspawn.sandbox import compile_plan
 from afbspawn.sandbox.cgroups import find_cgroup2_mount
@@ -47,7 +47,7 @@ def probes_for_nobody(as_nobody: Callable[..., list[str]]) -> Callable[[str], di
     os.chmod(directory / PROBES.name, 0o644)
 
     def run(name: str) -> dict[str, object]:
-        done = subprocess.run(as_nobody(str(directory / PROBES.name), name), capture_output=True, text=True,
+        done = subprocess.run(as_nobody(str(directory / PROBES.name), name), check=False, capture_output=True, text=True,
                               timeout=120, cwd="/")
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
@@ -150,7 +150,7 @@ def test_verbose_3_writes_the_bwrap_line_first() -> None:
 def test_bwrap_command_is_runnable_and_equivalent() -> None:
     plan = compile_plan(sandbox_probes.contained("bw", *sandbox_probes.PROC_DEV, hostname="bw-box"))
     argv = ["/bin/sh", "-c", "cat /proc/sys/kernel/hostname; set -- /proc/[0-9]*; echo $#"]
-    done = subprocess.run(plan.bwrap_command(argv[0], argv), capture_output=True, text=True, timeout=60)
+    done = subprocess.run(plan.bwrap_command(argv[0], argv), check=False, capture_output=True, text=True, timeout=60)
     ours = _run(plan, argv)[1].split("\n", 1)[1]
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[0] == ours.split("\n")[0] == "bw-box"

@@ -44,7 +44,7 @@ def config(tmp_path: Path) -> Path:
 
 
 def afb_spawn_run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "afbspawn", "run", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "afbspawn", "run", *args], check=False, capture_output=True, text=True,
                           timeout=60)
 
 

@@ -6,7 +6,7 @@ capability masks of a `set` list) has no bwrap option and is left out.
 from __future__ import annotations
 
 import shlex
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..config.model import MountMode, Namespace, Share
 from .caps import CapsSetup

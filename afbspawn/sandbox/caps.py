@@ -7,9 +7,9 @@ A binder without privileges can only drop: raising is refused at load.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import prctl
 

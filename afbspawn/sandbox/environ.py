@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from collections.abc import Mapping
 
-from ..config.model import EnvMode, Environment
+from ..config.model import Environment, EnvMode
 from .identity import IdentitySetup
 
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"

@@ -3,15 +3,16 @@ and each launch into one call that returns a pid and a pidfd or a LaunchError.""
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from ._launcher import ffi, lib
 from .caps import CapsSetup
 from .errors import LaunchError
 from .identity import IdentitySetup
 from .mounts import MountSetup
-from .namespaces import NamespaceSetup
+from .namespaces import CLONE_NEWNET, CLONE_NEWNS, NamespaceSetup
 from .rlimits import ResolvedRlimit
 
 STEP_TEXT = {
@@ -98,7 +99,7 @@ def build_native_plan(namespaces: NamespaceSetup, mounts: MountSetup, identity: 
     plan.uid_map = _cstring(keep, namespaces.uid_map)
     plan.gid_map = _cstring(keep, namespaces.gid_map)
     plan.deny_setgroups = int(namespaces.deny_setgroups)
-    plan.make_private = int(namespaces.mount)
+    plan.make_private = int(namespaces.has(CLONE_NEWNS))
     plan.root = _cstring(keep, mounts.root)
     ops = ffi.new("struct afbs_op[]", max(len(mounts.ops), 1))
     for i, op in enumerate(mounts.ops):
@@ -111,7 +112,7 @@ def build_native_plan(namespaces: NamespaceSetup, mounts: MountSetup, identity: 
     keep.append(ops)
     plan.ops, plan.nops = ops, len(mounts.ops)
     plan.hostname = _cstring(keep, namespaces.hostname)
-    plan.loopback = int(namespaces.net)
+    plan.loopback = int(namespaces.has(CLONE_NEWNET))
     plan.unshare_cgroup = int(namespaces.unshare_cgroup)
     plan.drop_bounding = int(caps.drop_bounding)
     plan.bounding_keep = caps.keep

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Sequence
 
 from ..config.model import Mount, MountMode, Namespace
 from .errors import SandboxError

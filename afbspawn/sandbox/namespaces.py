@@ -33,25 +33,12 @@ class NamespaceSetup:
     deny_setgroups: bool = False
     hostname: str | None = None
 
+    def has(self, flag: int) -> bool:
+        return bool(self.clone_flags & flag)
+
     @property
     def user(self) -> bool:
-        return bool(self.clone_flags & CLONE_NEWUSER)
-
-    @property
-    def mount(self) -> bool:
-        return bool(self.clone_flags & CLONE_NEWNS)
-
-    @property
-    def net(self) -> bool:
-        return bool(self.clone_flags & CLONE_NEWNET)
-
-    @property
-    def pid(self) -> bool:
-        return bool(self.clone_flags & CLONE_NEWPID)
-
-    @property
-    def ipc(self) -> bool:
-        return bool(self.clone_flags & CLONE_NEWIPC)
+        return self.has(CLONE_NEWUSER)
 
     def names(self) -> list[str]:
         return [name for flag, name in FLAG_NAMES if self.clone_flags & flag]

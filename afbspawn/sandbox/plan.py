@@ -8,9 +8,9 @@ from __future__ import annotations
 import os
 import shutil
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from ..config.model import Sandbox
 from .bwrap import bwrap_argv, bwrap_line
@@ -21,7 +21,14 @@ from .errors import LaunchError, SandboxError
 from .identity import IdentitySetup, resolve_identity
 from .launcher import NativePlan, build_native_plan, native_launch
 from .mounts import MountSetup, compile_mounts
-from .namespaces import NamespaceSetup, compile_namespaces
+from .namespaces import (
+    CLONE_NEWIPC,
+    CLONE_NEWNET,
+    CLONE_NEWNS,
+    CLONE_NEWPID,
+    NamespaceSetup,
+    compile_namespaces,
+)
 from .rlimits import ResolvedRlimit, resolve_rlimits
 from .seccomp import SeccompSetup, compile_seccomp
 
@@ -89,12 +96,12 @@ class SandboxPlan:
                  "new session and process group (setsid)"]
         steps += self.cgroup.describe() if self.cgroup else []
         steps += self.namespaces.describe()
-        if self.namespaces.mount and self.mounts.root is None:
+        if self.namespaces.has(CLONE_NEWNS) and self.mounts.root is None:
             steps.append("mount propagation: / made private (no mounts configured: the host's tree stays)")
         steps += self.mounts.describe()
         if self.namespaces.hostname:
             steps.append(f"hostname {self.namespaces.hostname}")
-        if self.namespaces.net:
+        if self.namespaces.has(CLONE_NEWNET):
             steps.append("loopback interface lo up (the new net namespace has nothing else)")
         if self.namespaces.unshare_cgroup:
             steps.append("new cgroup namespace (rooted at the cgroup the task is in)")
@@ -135,8 +142,8 @@ def compile_plan(sandbox: Sandbox, *, privileged: bool | None = None) -> Sandbox
         raise SandboxError(uid, "cgroups", "an unprivileged binder cannot create or join cgroups",
                            "run the binder as root or remove cgroups")
     environment = build_environment(sandbox.environment, identity)
-    mounts = compile_mounts(uid, sandbox.namespace, privileged=privileged, new_pid=namespaces.pid,
-                            new_ipc=namespaces.ipc)
+    mounts = compile_mounts(uid, sandbox.namespace, privileged=privileged, new_pid=namespaces.has(CLONE_NEWPID),
+                            new_ipc=namespaces.has(CLONE_NEWIPC))
     try:
         cgroup = prepare_cgroup(uid, sandbox.cgroups) if sandbox.cgroups is not None else None
     except SandboxError:

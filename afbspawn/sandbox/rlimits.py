@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import resource
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from ..config.model import Rlimit
 from .errors import SandboxError
