@@ -17,6 +17,7 @@ from afbspawn.config import model as m
 from afbspawn.sandbox import compile_plan
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "400"))
+BIG_BINDER_MIB = 512  # memory the binder holds for the "large binder" rows
 WARMUP = 20
 TRUE = "/bin/true"
 FULL = m.Namespace(shares=m.Shares(all=m.Share.DISABLE), hostname="bench", mounts=(
@@ -59,6 +60,24 @@ def launcher(sandbox: m.Sandbox, devnull: int) -> Callable[[], None]:
     return run_once
 
 
+def forking(argv: list[str]) -> Callable[[], None]:
+    """What a binder pays with subprocess + preexec_fn (a real fork of the whole process)."""
+    def run_once() -> None:
+        subprocess.run(argv, preexec_fn=os.setsid, check=True)
+    return run_once
+
+
+def large_binder_rows(devnull: int) -> list[tuple[str, float, float]]:
+    """The same launches from a binder holding BIG_BINDER_MIB of touched memory."""
+    ballast = bytearray(BIG_BINDER_MIB << 20)
+    ballast[::4096] = b"\x01" * len(range(0, len(ballast), 4096))  # touch every page
+    rows = [(f"{BIG_BINDER_MIB} MiB binder: subprocess + preexec_fn (fork)", *measure(forking([TRUE]))),
+            (f"{BIG_BINDER_MIB} MiB binder: afb-spawn launcher, no namespace",
+             *measure(launcher(m.Sandbox(uid="bench-big"), devnull)))]
+    del ballast
+    return rows
+
+
 def ensure_bwrap() -> str | None:
     if shutil.which("bwrap") is None and os.geteuid() == 0:
         subprocess.run(["apt-get", "install", "-y", "-q", "bubblewrap"], check=False, capture_output=True,
@@ -78,6 +97,7 @@ def main() -> int:
         argv = compile_plan(full).bwrap_command(TRUE, ["true"])
         argv[0] = bwrap
         rows.append(("bwrap, equivalent options", *measure(posix_spawn(argv, devnull))))
+    rows += large_binder_rows(devnull)
     floor = rows[0][1]
     print(f"/bin/true launch-to-exit, {ROUNDS} rounds, {os.cpu_count()} CPUs, uid {os.geteuid()}, "
           f"kernel {os.uname().release}")
