@@ -408,12 +408,9 @@ static int child_main(void *arg)
     const struct afbs_plan *p = c->plan;
 
     /* the stdio fds may be anything, even 0-2: keep the report channel out of their way */
-    {
-        long fd = RAW(SYS_fcntl, c->errpipe, F_DUPFD_CLOEXEC, 10);
-        if (fd < 0)
-            RAW(SYS_exit_group, 127);
-        c->errpipe = (int)fd;
-    }
+    long errpipe = RAW(SYS_fcntl, c->errpipe, F_DUPFD_CLOEXEC, 10);
+    STEP(AFBS_STEP_ERRPIPE, 0, errpipe);
+    c->errpipe = (int)errpipe;
     STEP(AFBS_STEP_SIGNALS, 0, reset_signals());
     STEP(AFBS_STEP_PDEATHSIG, 0, RAW(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0));
     STEP(AFBS_STEP_PARENT, 0, check_parent(c));
