@@ -64,7 +64,8 @@ def scenarios() -> dict[str, Callable[[], Scenario]]:
             contained("pid", *PROC_DEV), 'set -- /proc/[0-9]*; [ "$*" = /proc/1 ] && [ $$ -eq 1 ]'),
         "net-namespace-only-lo": lambda: Scenario(
             contained("net", *PROC_DEV),
-            '[ "$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " ")" = lo ]'),
+            '[ "$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " ")" = lo ]'
+            ' && /usr/bin/ip -o link show lo | grep -q "[<,]UP[,>]"'),
         "hostname": lambda: Scenario(
             contained("uts", *PROC_DEV, hostname="probe-box"), '[ "$(cat /proc/sys/kernel/hostname)" = probe-box ]'),
         "uid-gid-inside": lambda: Scenario(

@@ -10,13 +10,14 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import sandbox_probes
 
 from afbspawn.config import model as m
-from afbspawn.sandbox import compile_plan
+from afbspawn.sandbox import SandboxError, compile_plan
 from afbspawn.sandbox.cgroups import find_cgroup2_mount
 
 PROBES = Path(sandbox_probes.__file__)
@@ -154,3 +155,27 @@ def test_bwrap_command_is_runnable_and_equivalent() -> None:
     ours = _run(plan, argv)[1].split("\n", 1)[1]
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[0] == ours.split("\n")[0] == "bw-box"
+
+
+def test_concurrent_launches_from_threads_share_one_plan() -> None:
+    """The compiled plan is read-only in C: launches from several threads do not mix up."""
+    plan = compile_plan(m.Sandbox(uid="threads"))
+
+    def launch(code: int) -> int:
+        child = plan.launch("/bin/sh", ["threads", "-c", f"exit {code}"], 1, 2)
+        status = os.waitid(os.P_PIDFD, child.pidfd, os.WEXITED).si_status
+        child.release()
+        return status
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        codes = list(range(1, 61))
+        assert list(pool.map(launch, codes)) == codes
+
+
+@needs_root
+def test_missing_controller_on_the_real_hierarchy_names_it() -> None:
+    mount = find_cgroup2_mount()
+    if mount is None or "pids" in Path(mount, "cgroup.controllers").read_text().split():
+        pytest.skip("needs a cgroup2 hierarchy without the pids controller (as on the build machine)")
+    with pytest.raises(SandboxError, match=f"'pids' is not available in the cgroup2 mount {mount}"):
+        compile_plan(m.Sandbox(uid="afbspawn-test-pids", cgroups=m.Cgroups(pids_max="10")))
