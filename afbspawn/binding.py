@@ -1,12 +1,43 @@
-"""The spawn API: verbs from the compiled config, actions, builtins (ping/info/exec).
+"""The spawn API: verbs from the compiled config, actions, builtins (ping/info).
 
-Talks only to the host interface (afbspawn.afb.host).
+Talks only to the host interface (afbspawn.afb.host). Everything that can fail is done
+here, at load — configs, sandbox plans, encoders — so a bad config stops the binder
+with a clear error and a call never meets a half-built API.
 """
 from __future__ import annotations
 
-from typing import Sequence
+import os
+from dataclasses import dataclass
+from typing import Callable, Sequence
 
-from afbspawn.afb.host import Host
+from afbspawn.actions import ArgvBuilder, CommandVerb
+from afbspawn.afb.host import ApiSpec, Host, VerbSpec
+from afbspawn.builtins import info_verb, ping
+from afbspawn.config.model import Api, EncoderSpec, Plugin, Sandbox
+from afbspawn.controller import extra_verb, onload_runner
+from afbspawn.encoders.base import EncoderFactory
+from afbspawn.tasks import DEFAULT_GRACE, CommandSite
+from afbspawn.tasks.site import Launcher
+
+GRACE_ENV = "AFB_SPAWN_GRACE"  # seconds a pipe may outlive its reaped child (default 2)
+
+
+@dataclass(frozen=True)
+class Toolkit:
+    """The load-time services the binding needs; the real ones come from `default_toolkit`."""
+
+    compile_plan: Callable[[Sandbox], Launcher]
+    find_factory: Callable[[EncoderSpec, Sequence[Plugin]], EncoderFactory]
+    build_argv: ArgvBuilder
+    grace: float = DEFAULT_GRACE
+
+
+def default_toolkit() -> Toolkit:
+    from afbspawn.config.argv import build_argv
+    from afbspawn.encoders.registry import find_factory
+    from afbspawn.sandbox import compile_plan
+
+    return Toolkit(compile_plan, find_factory, build_argv, float(os.environ.get(GRACE_ENV, DEFAULT_GRACE)))
 
 
 async def attach(host: Host, config_paths: Sequence[str], verbose: int = 0) -> None:
@@ -15,5 +46,27 @@ async def attach(host: Host, config_paths: Sequence[str], verbose: int = 0) -> N
     Raises afbspawn.config.errors.ConfigError (or SandboxError) on any load error:
     the binder must then exit non-zero with the error printed.
     """
-    if config_paths:
-        raise NotImplementedError("the spawn binding is built by the spawn-API issue")
+    if not config_paths:
+        return
+    from afbspawn.config.loader import load_paths
+
+    toolkit = default_toolkit()
+    specs = [api_spec(host, api, toolkit) for api in load_paths(config_paths)]
+    for spec in specs:
+        host.add_api(spec)
+
+
+def api_spec(host: Host, api: Api, toolkit: Toolkit) -> ApiSpec:
+    """Compile `api` (plans, encoders, events) into the ApiSpec to register."""
+    plans = {sandbox.uid: toolkit.compile_plan(sandbox) for sandbox in api.sandboxes}
+    verbs = [VerbSpec("ping", ping), VerbSpec("info", info_verb(api), info="the API's sandboxes and commands")]
+    for sandbox, command in api.commands:
+        factory = toolkit.find_factory(command.encoder, api.plugins)
+        event = host.new_event(api.name, command.verb)
+        site = CommandSite(api.name, sandbox, command, plans[sandbox.uid], factory,
+                           factory.check(command.encoder.opts), event, toolkit.grace)
+        verbs.append(VerbSpec(command.verb, CommandVerb(site, event, toolkit.build_argv), info=command.info,
+                              usage=command.usage, sample=command.sample, permission=command.privilege))
+    verbs.extend(extra_verb(host, api, action) for action in api.extra)
+    return ApiSpec(api.name, verbs, info=api.metadata.info,
+                   on_ready=onload_runner(host, api) if api.onload else None)
