@@ -1,0 +1,96 @@
+"""The C spawn-binding's own four scenarios, replayed against OUR binder over real sockets.
+
+For each scenario of ../shared/reference/spawn-binding-c/ (read at test time, never copied
+into the project) a scenario folder is rebuilt under /tmp as the C test had it (config,
+both references and an empty .sh: `ls` lists them), our binder is started in its parent
+with DIRTOLIST=<scenario> (relative, as the C run), the README's calls are fed one at a
+time by a client printing like `afb-client --sync --echo --human`, and both outputs are
+compared byte for byte after the README's pid normalisation.
+
+As root, loading requires `acls.user` on every sandbox and the C configs have none, so the
+binder runs as nobody (conftest's `as_nobody`), which is also how a C test would have run it.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from integration import require_whole_binder
+
+require_whole_binder()
+
+from afbhuman import transcript  # noqa: E402 (after the skip guard)
+from binderproc import start_binder  # noqa: E402
+from conftest import free_port  # noqa: E402
+
+CALLS = {
+    "test-basic": ["basic ping true", 'basic distro {"action":"start"}', 'basic sync {"action":"start"}'],
+    "test-info": ["basic ping true", "basic info true"],
+    "test-timeout": ["timeout ping true", 'timeout timeout {"action":"start"}',
+                     'timeout no-timeout {"action":"start"}'],
+    "test-encoders": ["encoders ping true"] + [
+        call for name in ("default", "text", "sync", "line", "raw", "json", "log")
+        for call in (f'encoders {name} {{"action":"start"}}', 'encoders wait {"action":"start"}')],
+}
+PID_VALUE = re.compile(r": *[0-9]*")
+JSON_SCRATCH = Path("/tmp/xx")  # the C json command tees into it; it must be writable by nobody
+
+
+def normalise(text: str) -> str:
+    """The C scripts' sed: on lines holding "pid", drop the first `: *[0-9]*` match's digits."""
+    return "".join(PID_VALUE.sub(":", line, count=1) if '"pid"' in line else line
+                   for line in text.splitlines(keepends=True))
+
+
+@pytest.fixture
+def workspace() -> Iterator[Path]:
+    root = Path(tempfile.mkdtemp(prefix="afbspawn-compat-"))
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _forget_json_scratch() -> None:
+    if JSON_SCRATCH.exists() and not JSON_SCRATCH.is_symlink():
+        JSON_SCRATCH.unlink()
+
+
+def build_scenario(reference: Path, root: Path) -> Path:
+    name = reference.name
+    folder = root / name
+    folder.mkdir()
+    for suffix in (".json", ".binder.reference", ".client.reference"):
+        shutil.copyfile(reference / f"{name}{suffix}", folder / f"{name}{suffix}")
+    (folder / f"{name}.sh").touch()
+    subprocess.run(["chmod", "-R", "a+rX", str(root)], check=True)
+    return folder
+
+
+@pytest.mark.parametrize("scenario", sorted(CALLS))
+def test_reference_transcript(scenario: str, shared_dir: Path, as_nobody: Callable[..., list[str]],
+                              workspace: Path) -> None:
+    reference = shared_dir / "reference" / "spawn-binding-c" / scenario
+    if not reference.is_dir():
+        pytest.skip(f"{reference} absent")
+    folder = build_scenario(reference, workspace)
+    port = free_port()
+    _forget_json_scratch()
+    binder = start_binder(as_nobody("-m", "afbspawn", "--binding", f"x:{folder}/{scenario}.json",
+                                    "-p", str(port), "--trap-faults=off"),
+                          cwd=workspace, env={"DIRTOLIST": scenario})
+    try:
+        client = asyncio.run(asyncio.wait_for(transcript(f"ws://127.0.0.1:{port}/api", CALLS[scenario]), 120))
+    finally:
+        stdout, stderr = binder.stop()
+        _forget_json_scratch()
+    client = normalise(client)
+    assert client == (reference / f"{scenario}.client.reference").read_text()
+    assert stdout == (reference / f"{scenario}.binder.reference").read_bytes()
+    assert stderr == b"", f"binder printed on stderr: {stderr.decode(errors='replace')}"
