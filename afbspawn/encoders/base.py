@@ -51,6 +51,7 @@ class EncoderFactory(abc.ABC):
 
     name: ClassVar[str]
     synchronous: ClassVar[bool] = False  # True: output goes in the reply, initial-event at start
+    plugin: ClassVar[str | None] = None  # uid of the providing plugin (entry-point encoders)
 
     @abc.abstractmethod
     def check(self, opts: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -1,0 +1,77 @@
+"""Split a byte stream into text lines, the way every line-based encoder needs it.
+
+Rules (C spawn-binding): split on LF, drop one CR right before the LF, keep empty
+lines, emit a trailing partial line at end. A line longer than `maxlen - 1` bytes
+is cut into chunks of `maxlen - 2` bytes followed by a backslash. Improvements:
+a cut never splits a UTF-8 sequence (it moves back to the sequence start), and
+bytes that are not UTF-8 become U+FFFD instead of reaching the JSON output raw.
+Memory is bounded by `maxlen` plus the size of one fed chunk.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+CONTINUATION = "\\"
+
+
+def _cut_position(line: bytes | bytearray, limit: int) -> int:
+    """Where to cut a too-long line: `limit` bytes, backed off to a UTF-8 boundary."""
+    cut = limit
+    for back in range(min(4, limit)):
+        if line[cut - back] & 0xC0 != 0x80:  # not a continuation byte: a sequence starts here
+            return cut - back
+    return cut
+
+
+def _decode(raw: bytes | bytearray) -> str:
+    return bytes(raw).decode("utf-8", "replace")
+
+
+class LineSplitter:
+    """Incremental splitter for one stream; `feed` and `finish` yield decoded lines."""
+
+    def __init__(self, maxlen: int) -> None:
+        if maxlen < 3:
+            raise ValueError("maxlen must be at least 3 (one byte plus the continuation mark)")
+        self._maxlen = maxlen
+        self._pending = bytearray()
+
+    def feed(self, data: bytes) -> Iterator[str]:
+        """Lines completed by `data` (long lines yield their chunks as soon as known).
+
+        Lazy, so a caller may stop early and feed no more (text after overflow);
+        otherwise iterate it fully before the next `feed`.
+        """
+        start = 0
+        while True:
+            newline = data.find(b"\n", start)
+            if newline < 0:
+                self._pending += data[start:]
+                # More than maxlen bytes without LF: the line is surely too long
+                # (at most one of them is a CR that could still be dropped).
+                while len(self._pending) > self._maxlen:
+                    yield self._take_chunk()
+                return
+            self._pending += data[start:newline]
+            start = newline + 1
+            if self._pending.endswith(b"\r"):
+                del self._pending[-1]
+            yield from self._drain_line()
+
+    def finish(self) -> Iterator[str]:
+        """The trailing partial line (if any) once the stream reached end of file."""
+        if self._pending:
+            yield from self._drain_line()
+
+    def _take_chunk(self) -> str:
+        cut = _cut_position(self._pending, self._maxlen - 2)
+        chunk = _decode(self._pending[:cut]) + CONTINUATION
+        del self._pending[:cut]
+        return chunk
+
+    def _drain_line(self) -> Iterator[str]:
+        while len(self._pending) > self._maxlen - 1:
+            yield self._take_chunk()
+        line = _decode(self._pending)
+        self._pending.clear()
+        yield line
