@@ -14,6 +14,7 @@ import pytest
 
 from afbspawn.config.model import Command, Sandbox
 from afbspawn.tasks import CommandSite, start_task
+from procs import live_members, open_fds
 from spawnfakes import CollectFactory, FakeEvent, PosixLauncher
 
 SH = "/bin/sh"
@@ -47,25 +48,6 @@ async def run_sync(site: CommandSite) -> dict[str, Any]:
 
 def run(coro: Any) -> Any:
     return asyncio.run(asyncio.wait_for(coro, 30))
-
-
-def live_members(pgid: int) -> list[int]:
-    """Processes of group `pgid` that are not zombies (orphans are reaped by init, later)."""
-    members = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    fields = stat.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                members.append(int(entry))
-    return members
-
-
-def open_fds() -> set[str]:
-    return set(os.listdir("/proc/self/fd"))
 
 
 def test_async_output_then_final_event_with_exit_code() -> None:
