@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from afbspawn.afb.errors import Status
 from afbspawn.afb.host import Event, Request
@@ -85,9 +85,9 @@ def parse_target(args: Any) -> tuple[int | None, int]:
 class CommandVerb:
     """The handler of one command verb."""
 
-    def __init__(self, site: CommandSite, event: Event, build_argv: ArgvBuilder) -> None:
+    def __init__(self, site: CommandSite, build_argv: ArgvBuilder) -> None:
         self.site = site
-        self.event = event
+        self.event = cast(Event, site.event)  # tasks only push; the verb also subscribes callers
         self.build_argv = build_argv
         self._actions: dict[str, Callable[[Request, Query], None]] = {
             "start": self.start, "stop": self.stop,

@@ -1,4 +1,4 @@
-"""The spawn API: verbs from the compiled config, actions, builtins (ping/info).
+"""The spawn API: verbs from the compiled config, actions, builtins (ping/info/exec).
 
 Talks only to the host interface (afbspawn.afb.host). Everything that can fail is done
 here, at load — configs, sandbox plans, encoders — so a bad config stops the binder
@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from afbspawn.actions import ArgvBuilder, CommandVerb
-from afbspawn.afb.host import ApiSpec, Host, VerbSpec
+from afbspawn.afb.host import ApiSpec, Event, Host, VerbSpec
 from afbspawn.builtins import info_verb, ping
-from afbspawn.config.model import Api, EncoderSpec, Plugin, Sandbox
+from afbspawn.config.model import Api, Command, EncoderSpec, Plugin, Sandbox
 from afbspawn.controller import extra_verb, onload_runner
 from afbspawn.encoders.base import EncoderFactory
+from afbspawn.execverb import CommandCompiler, ExecVerb, exec_verb_spec
 from afbspawn.tasks import DEFAULT_GRACE, CommandSite
 from afbspawn.tasks.site import Launcher
 
@@ -29,15 +30,18 @@ class Toolkit:
     compile_plan: Callable[[Sandbox], Launcher]
     find_factory: Callable[[EncoderSpec, Sequence[Plugin]], EncoderFactory]
     build_argv: ArgvBuilder
+    compile_command: CommandCompiler
     grace: float = DEFAULT_GRACE
 
 
 def default_toolkit() -> Toolkit:
     from afbspawn.config.argv import build_argv
+    from afbspawn.config.compiler import compile_command
     from afbspawn.encoders.registry import find_factory
     from afbspawn.sandbox import compile_plan
 
-    return Toolkit(compile_plan, find_factory, build_argv, float(os.environ.get(GRACE_ENV, DEFAULT_GRACE)))
+    return Toolkit(compile_plan, find_factory, build_argv, compile_command,
+                   float(os.environ.get(GRACE_ENV, DEFAULT_GRACE)))
 
 
 async def attach(host: Host, config_paths: Sequence[str], verbose: int = 0) -> None:
@@ -59,13 +63,21 @@ async def attach(host: Host, config_paths: Sequence[str], verbose: int = 0) -> N
 def api_spec(host: Host, api: Api, toolkit: Toolkit) -> ApiSpec:
     """Compile `api` (plans, encoders, events) into the ApiSpec to register."""
     plans = {sandbox.uid: toolkit.compile_plan(sandbox) for sandbox in api.sandboxes}
-    verbs = [VerbSpec("ping", ping), VerbSpec("info", info_verb(api), info="the API's sandboxes and commands")]
-    for sandbox, command in api.commands:
+
+    def make_site(sandbox: Sandbox, command: Command, event: Event) -> CommandSite:
         factory = toolkit.find_factory(command.encoder, api.plugins)
-        event = host.new_event(api.name, command.verb)
-        site = CommandSite(api.name, sandbox, command, plans[sandbox.uid], factory,
+        return CommandSite(api.name, sandbox, command, plans[sandbox.uid], factory,
                            factory.check(command.encoder.opts), event, toolkit.grace)
-        verbs.append(VerbSpec(command.verb, CommandVerb(site, event, toolkit.build_argv), info=command.info,
+
+    def make_verb(site: CommandSite) -> CommandVerb:
+        return CommandVerb(site, toolkit.build_argv)
+
+    verbs = [VerbSpec("ping", ping), VerbSpec("info", info_verb(api), info="the API's sandboxes and commands")]
+    if any(sandbox.allow_exec for sandbox in api.sandboxes):
+        verbs.append(exec_verb_spec(ExecVerb(host, api, toolkit.compile_command, make_site, make_verb), api))
+    for sandbox, command in api.commands:
+        site = make_site(sandbox, command, host.new_event(api.name, command.verb))
+        verbs.append(VerbSpec(command.verb, make_verb(site), info=command.info,
                               usage=command.usage, sample=command.sample, permission=command.privilege))
     verbs.extend(extra_verb(host, api, action) for action in api.extra)
     return ApiSpec(api.name, verbs, info=api.metadata.info,

@@ -1,5 +1,6 @@
 """The request protocol of command verbs (spec §8) and the builtins, through an in-memory
-FAKE host (spawnfakes.FakeRequest); processes are real (temporary PosixLauncher).
+FAKE host (spawnfakes.FakeRequest); processes are real (temporary PosixLauncher until the
+sandbox launcher is merged), argv building and command compiling are the config's own.
 The same behaviours over real sockets are in test_reliability.py and test_compat_c.py.
 """
 from __future__ import annotations
@@ -15,25 +16,11 @@ from afbspawn.afb.errors import Status
 from afbspawn.afb.host import ApiSpec, Event, Host, Reply
 from afbspawn.binding import Toolkit, api_spec
 from afbspawn.builtins import describe
+from afbspawn.config.argv import build_argv
+from afbspawn.config.compiler import compile_command
 from afbspawn.config.model import Api, ArgTemplate, Command, EncoderSpec, Metadata, Placeholder, Sandbox
 from afbspawn.tasks import CommandSite
 from spawnfakes import CollectFactory, FakeEvent, FakeRequest, PosixLauncher
-
-
-def literal_argv(command: Command, args: Any) -> list[str]:
-    """A stand-in for afbspawn.config.argv.build_argv: %name% is mandatory, values from args."""
-    out = [command.uid]
-    for template in command.args:
-        text = ""
-        for part in template.parts:
-            if isinstance(part, Placeholder):
-                if not isinstance(args, dict) or part.name not in args:
-                    raise ValueError(f"missing argument '{part.name}'")
-                text += str(args[part.name])
-            else:
-                text += part
-        out.append(text)
-    return out
 
 
 def shell(script: str, **fields: Any) -> Command:
@@ -44,7 +31,7 @@ def shell(script: str, **fields: Any) -> Command:
 def make_verb(command: Command, synchronous: bool = False) -> tuple[CommandVerb, FakeEvent, PosixLauncher]:
     event, launcher = FakeEvent("api/cmd"), PosixLauncher()
     site = CommandSite("api", Sandbox(uid="box"), command, launcher, CollectFactory(synchronous), {}, event)
-    return CommandVerb(site, event, literal_argv), event, launcher
+    return CommandVerb(site, build_argv), event, launcher
 
 
 async def call(verb: CommandVerb, args: Any, client: int = 1) -> tuple[int, Any, str | None]:
@@ -201,7 +188,7 @@ def test_launch_error_text_is_the_reply_info() -> None:
     async def scenario() -> None:
         event = FakeEvent("api/cmd")
         site = CommandSite("api", Sandbox(uid="box"), shell("true"), Refusing(), CollectFactory(), {}, event)
-        verb = CommandVerb(site, event, literal_argv)
+        verb = CommandVerb(site, build_argv)
         assert await call(verb, None) == (Status.INTERNAL_ERROR, None, "setuid 1000: Operation not permitted")
         assert event.listeners == set()
 
@@ -255,7 +242,7 @@ def test_api_spec_verbs_permissions_and_events() -> None:
         plans.append(sandbox.uid)
         return PosixLauncher()
 
-    toolkit = Toolkit(compile_plan, lambda spec, plugins: CollectFactory(spec.name == "sync"), literal_argv)
+    toolkit = Toolkit(compile_plan, lambda spec, plugins: CollectFactory(spec.name == "sync"), build_argv, compile_command)
     spec = api_spec(host, API, toolkit)
     assert [v.name for v in spec.verbs] == ["ping", "info", "distro", "admin/sync"]
     assert [v.permission for v in spec.verbs] == [None, None, None, "urn:x:sync"]
@@ -273,3 +260,46 @@ def test_api_spec_verbs_permissions_and_events() -> None:
 
     first, second = run(pings())
     assert first.startswith("pong=") and int(second[5:]) == int(first[5:]) + 1
+
+
+EXEC_BOX = Sandbox(uid="exec-box", privilege="urn:x:exec", allow_exec=True)
+
+
+def exec_spec(host: RecordingHost) -> ApiSpec:
+    api = Api(metadata=Metadata(uid="x", api="x"), sandboxes=(SANDBOX, EXEC_BOX), commands=(), source="test")
+    toolkit = Toolkit(lambda sandbox: PosixLauncher(), lambda spec, plugins: CollectFactory(spec.name == "sync"),
+                      build_argv, compile_command)
+    return api_spec(host, api, toolkit)
+
+
+def test_exec_verb_only_where_enabled_and_under_the_sandbox_privilege() -> None:
+    host = RecordingHost()
+    assert "exec" not in [v.name for v in api_spec(host, API, Toolkit(
+        lambda sandbox: PosixLauncher(), lambda spec, plugins: CollectFactory(), build_argv, compile_command)).verbs]
+    verbs = {v.name: v for v in exec_spec(host).verbs}
+    assert verbs["exec"].permission == "urn:x:exec"
+
+
+def test_exec_runs_a_compiled_command_and_refuses_bad_ones() -> None:
+    host = RecordingHost()
+    handler = {v.name: v for v in exec_spec(host).verbs}["exec"].handler
+
+    async def call_exec(args: Any) -> tuple[int, Any, str | None]:
+        request = FakeRequest(args)
+        handler(request)
+        return await asyncio.wait_for(request.done, 20)
+
+    async def scenario() -> None:
+        status, data, _ = await call_exec({"sandbox": "EXEC-BOX", "uid": "hello", "encoder": "sync",
+                                           "exec": {"cmdpath": "/bin/echo", "args": ["hi", "%literal%"]}})
+        assert status == 0 and data["command"] == "hello" and data["sandbox"] == "exec-box"
+        assert data["status"] == {"exit": 0} and data["stdout"] == "hi %literal%\n"
+        assert "x/hello" in host.events
+        assert handler.live == {}  # type: ignore[attr-defined]  # its event was closed when idle
+        for refused in ({"sandbox": "sandbox-basic", "exec": {"cmdpath": "/bin/echo"}},
+                        {"sandbox": "nope", "exec": {"cmdpath": "/bin/echo"}}):
+            assert await call_exec(refused) == (Status.INVALID_REQUEST, None, "invalid sandbox uid")
+        status, _, info = await call_exec({"sandbox": "exec-box", "exec": {"cmdpath": "/nonexistent/tool"}})
+        assert status == Status.INVALID_REQUEST and "/nonexistent/tool" in (info or "")
+
+    run(scenario())

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
 from afbspawn.config.model import Command, Sandbox
 from afbspawn.encoders.base import EncoderFactory
@@ -48,6 +48,7 @@ class CommandSite:
     event: Publisher
     grace: float = DEFAULT_GRACE
     tasks: dict[int, "Task"] = field(default_factory=dict)  # running tasks by pid
+    on_idle: Callable[[], None] | None = None  # called when its last task has finished
 
     @property
     def synchronous(self) -> bool:

@@ -107,6 +107,8 @@ class Task:
             self.child.release()
             del self.site.tasks[self.pid]
         self._deliver(fields)
+        if not self.site.tasks and self.site.on_idle is not None:
+            self.site.on_idle()
 
     def _deliver(self, fields: dict[str, Any]) -> None:
         assert self._status is not None
