@@ -1,0 +1,67 @@
+"""Events and listeners: one serialisation per push, a bounded send queue per client.
+
+A Listener is one client connection able to receive events (a WebSocket). A slow
+or dead listener never blocks the others: its queue is bounded and, when full, the
+connection is closed with a log line rather than frames being dropped silently.
+"""
+from __future__ import annotations
+
+import abc
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from afbspawn.afb import codec
+from afbspawn.afb.host import Event
+
+log = logging.getLogger("afbspawn.afb")
+
+
+class Listener(abc.ABC):
+    """A client connection that events can reach."""
+
+    def __init__(self) -> None:
+        self.events: set[EmbeddedEvent] = set()
+
+    @abc.abstractmethod
+    def send(self, frame: bytes) -> bool:
+        """Queue one frame without blocking; False when the listener is gone or overflowed."""
+
+    def drop_subscriptions(self) -> None:
+        """The connection ended: no event may reach it any more."""
+        for event in list(self.events):
+            event.unsubscribe(self)
+
+
+class EmbeddedEvent(Event):
+    def __init__(self, name: str, trace: Callable[[str], None] | None = None) -> None:
+        self._name = name
+        self._listeners: set[Listener] = set()
+        self._closed = False
+        self._trace = trace
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def subscribe(self, listener: Listener) -> None:
+        if not self._closed:
+            self._listeners.add(listener)
+            listener.events.add(self)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        self._listeners.discard(listener)
+        listener.events.discard(self)
+
+    def push(self, data: Any) -> int:
+        if self._closed or not self._listeners:
+            return 0
+        frame = codec.to_wire(codec.event_frame(self._name, data))
+        if self._trace:
+            self._trace(f"event {self._name} -> {len(self._listeners)} listener(s): {frame.decode('utf-8')}")
+        return sum(1 for listener in list(self._listeners) if listener.send(frame))
+
+    def close(self) -> None:
+        self._closed = True
+        for listener in list(self._listeners):
+            self.unsubscribe(listener)

@@ -1,0 +1,85 @@
+"""The API registry and the dispatch of one request: lookup, permission, handler, errors."""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from afbspawn.afb.errors import Status
+from afbspawn.afb.host import ApiSpec, Caller, VerbSpec
+from afbspawn.afb.introspection import info_verb
+from afbspawn.afb.permissions import Policy
+from afbspawn.afb.request import EmbeddedRequest
+
+log = logging.getLogger("afbspawn.afb")
+
+
+@dataclass(frozen=True)
+class RegisteredApi:
+    spec: ApiSpec
+    verbs: dict[str, VerbSpec]
+
+
+class Registry:
+    """APIs by name; a request is answered here even when its verb fails or raises."""
+
+    def __init__(self, policy: Policy | None = None) -> None:
+        self.apis: dict[str, RegisteredApi] = {}
+        self.policy = policy
+        self._tasks: set[asyncio.Future[None]] = set()  # keeps running handlers referenced
+
+    def add(self, spec: ApiSpec) -> None:
+        if not spec.name or "/" in spec.name:
+            raise ValueError(f"invalid API name {spec.name!r}")
+        if spec.name in self.apis:
+            raise ValueError(f"API {spec.name!r} already exists")
+        verbs: dict[str, VerbSpec] = {}
+        for verb in spec.verbs:
+            if verb.name in verbs:
+                raise ValueError(f"API {spec.name!r}: verb {verb.name!r} registered twice")
+            verbs[verb.name] = verb
+            if verb.permission and self.policy is None:
+                log.warning("%s/%s requires permission %r: no caller holds it until a policy grants it"
+                            " (--permissions FILE with e.g. 'tokens: {YOUR-TOKEN: [%s]}', see docs/binder.md)",
+                            spec.name, verb.name, verb.permission, verb.permission)
+        verbs.setdefault("info", info_verb(spec))
+        self.apis[spec.name] = RegisteredApi(spec, verbs)
+
+    def allowed(self, caller: Caller, permission: str | None, internal: bool) -> bool:
+        """Open verbs are open; internal calls act as the binder itself (granted)."""
+        if permission is None or internal:
+            return True
+        return self.policy is not None and self.policy.grants(caller, permission)
+
+    def dispatch(self, request: EmbeddedRequest, internal: bool = False) -> None:
+        """Run the verb; every failure before or inside the handler becomes an error reply."""
+        api = self.apis.get(request.api)
+        if api is None:
+            return request.reply(Status.UNKNOWN_API)
+        verb = api.verbs.get(request.verb)
+        if verb is None:
+            return request.reply(Status.UNKNOWN_VERB)
+        if not self.allowed(request.caller, verb.permission, internal):
+            return request.reply(Status.INSUFFICIENT_SCOPE)
+        try:
+            outcome = verb.handler(request)
+        except Exception:  # noqa: BLE001 - any verb failure is the client's internal-error
+            return _failed(request)
+        if inspect.isawaitable(outcome):
+            task = asyncio.ensure_future(outcome)
+            self._tasks.add(task)
+            task.add_done_callback(self._finished(request))
+
+    def _finished(self, request: EmbeddedRequest) -> Callable[[asyncio.Future[None]], None]:
+        def done(task: asyncio.Future[None]) -> None:
+            self._tasks.discard(task)
+            if not task.cancelled() and task.exception() is not None:
+                _failed(request, task.exception())
+        return done
+
+
+def _failed(request: EmbeddedRequest, error: BaseException | None = None) -> None:
+    log.error("%s/%s raised", request.api, request.verb, exc_info=error or True)
+    request.reply(Status.INTERNAL_ERROR)

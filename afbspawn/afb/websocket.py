@@ -1,0 +1,118 @@
+"""One `x-afb-ws-json1` WebSocket connection: read calls, write replies and events.
+
+aiohttp does the RFC 6455 framing; it accepts unmasked client frames (afb-client
+sends them), echoes pings and closes oversize (1009) or RSV-flagged (1002) frames.
+Everything sent goes through one bounded queue drained by a writer task, so a
+stalled client never blocks the verbs or the other clients.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from aiohttp import WSMsgType, web
+
+from afbspawn.afb import codec
+from afbspawn.afb.events import Listener
+from afbspawn.afb.host import Caller
+from afbspawn.afb.request import EmbeddedRequest
+
+log = logging.getLogger("afbspawn.afb")
+
+PROTOCOL = "x-afb-ws-json1"
+QUEUE_BYTES = 16 * 1024 * 1024  # per connection: beyond this the client is too slow and is closed
+
+Dispatch = Callable[[EmbeddedRequest], None]
+
+
+class WsConnection(Listener):
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None,
+                 caller: Caller, dispatch: Dispatch, peer: str, trace: Callable[[str], None] | None = None,
+                 queue_bytes: int = QUEUE_BYTES) -> None:
+        super().__init__()
+        self.ws = ws
+        self._transport = transport
+        self.caller = caller
+        self.peer = peer
+        self._dispatch = dispatch
+        self._trace = trace
+        self._queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self._queued = 0
+        self._limit = queue_bytes
+        self._open = True
+
+    def send(self, frame: bytes) -> bool:
+        if not self._open:
+            return False
+        if self._queued + len(frame) > self._limit:
+            log.warning("%s: send queue over %d bytes (client too slow): closing the connection",
+                        self.peer, self._limit)
+            self._abort()
+            return False
+        self._queued += len(frame)
+        self._queue.put_nowait(frame)
+        return True
+
+    def _abort(self) -> None:
+        self._open = False
+        self.drop_subscriptions()
+        if self._transport is not None:
+            self._transport.abort()  # a close frame could not get through the full pipe anyway
+
+    async def _writer(self) -> None:
+        try:
+            while True:
+                frame = await self._queue.get()
+                self._queued -= len(frame)
+                await self.ws.send_frame(frame, WSMsgType.TEXT)
+        except ConnectionError:  # the peer is gone: what is queued can reach no one
+            self._open = False
+            self.drop_subscriptions()
+
+    async def run(self) -> None:
+        """Serve the connection until it closes; subscriptions end with it."""
+        writer = asyncio.create_task(self._writer())
+        try:
+            async for message in self.ws:
+                if message.type == WSMsgType.BINARY:
+                    await self._close(codec.CLOSE_UNACCEPTABLE, "")
+                elif message.type == WSMsgType.TEXT:
+                    await self._receive(message.data)
+        except ConnectionError:
+            pass
+        finally:
+            self._open = False
+            self.drop_subscriptions()
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+
+    async def _receive(self, text: str) -> None:
+        try:
+            call = codec.parse(text)
+        except codec.FrameError as error:
+            log.info("%s: closing on bad frame (%s)", self.peer, error)
+            await self._close(error.code, error.reason)
+            return
+        if call is None:
+            return  # client-sent events are ignored, as by afb-binder
+        if call.token is not None:
+            self.caller = Caller(self.caller.session, call.token, self.caller.uid,
+                                 self.caller.gid, self.caller.pid)
+        if self._trace:
+            self._trace(f"{self.peer} call {call.id} {call.api}/{call.verb} {codec.dumps(call.args)}")
+        self._dispatch(EmbeddedRequest(call.api, call.verb, call.args, self.caller,
+                                       self._replier(call.id, f"{call.api}/{call.verb}"), self))
+
+    def _replier(self, call_id: str, procedure: str) -> Callable[[int, object, str | None], None]:
+        def sink(status: int, data: object, info: str | None) -> None:
+            frame = codec.to_wire(codec.reply_frame(call_id, status, data, info))
+            if self._trace:
+                self._trace(f"{self.peer} reply {call_id} {procedure}: {frame.decode('utf-8')}")
+            if not self.send(frame):
+                log.debug("%s: reply %s to %s dropped: connection gone", self.peer, call_id, procedure)
+        return sink
+
+    async def _close(self, code: int, reason: str) -> None:
+        self._open = False
+        await self.ws.close(code=code, message=reason.encode())

@@ -1,0 +1,166 @@
+"""`afb-spawn [options]`: serve configs through the embedded binder (afb-binder options).
+
+stdout is left to task output (the log encoder writes there and compatibility
+tests compare it byte for byte): every message of the binder goes to stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from afbspawn import binding
+from afbspawn.afb.monitor import NOTICE, ROOT_LOGGER
+from afbspawn.afb.permissions import load_policy
+from afbspawn.afb.server import (
+    DEFAULT_PORT,
+    DEFAULT_WS_MAXLEN,
+    BinderOptions,
+    EmbeddedBinder,
+    Listen,
+    StartupError,
+    configure_trace,
+)
+
+log = logging.getLogger("afbspawn")
+VERBOSITY = {-2: logging.CRITICAL, -1: logging.ERROR, 0: logging.WARNING, 1: NOTICE, 2: logging.INFO, 3: logging.DEBUG}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="afb-spawn", description="Serve afb-spawn configs as AFB APIs.")
+    p.add_argument("-C", "--config", action="append", default=[], metavar="FILE",
+                   help="config file or directory (repeatable)")
+    p.add_argument("-b", "--binding", action="append", default=[], metavar="PATH:CONFIG",
+                   help="afb-binder style; PATH is ignored, CONFIG is loaded")
+    p.add_argument("-p", "--port", type=int, default=None, help=f"TCP port (default {DEFAULT_PORT}; 0 = any free)")
+    p.add_argument("-i", "--interface", action="append", default=[], metavar="IFACE",
+                   help="HOST, tcp:HOST:PORT or unix:/path (repeatable; default 127.0.0.1)")
+    p.add_argument("-n", "--name", help="binder name (exported as AFB_NAME)")
+    p.add_argument("--roothttp", metavar="DIR", help="serve static files from DIR at /")
+    p.add_argument("--alias", action="append", default=[], metavar="/PREFIX:DIR", help="static alias (repeatable)")
+    p.add_argument("--rootapi", default="/api", metavar="PATH", help="API root (default /api)")
+    p.add_argument("--rootdir", metavar="DIR", help="base of relative alias directories (exported AFB_ROOTDIR)")
+    p.add_argument("-w", "--workdir", metavar="DIR", help="chdir to DIR first (exported AFB_WORKDIR)")
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    p.add_argument("-q", "--quiet", action="count", default=0)
+    p.add_argument("--tracereq", nargs="?", const="common", metavar="LEVEL",
+                   help="log every request, reply and event to stderr")
+    p.add_argument("--no-httpd", action="store_true", help="no HTTP listener (ignored with --port/--interface)")
+    p.add_argument("--trap-faults", nargs="?", const="yes", help="accepted for compatibility; no effect")
+    p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                   help="browser Origin allowed to open WebSockets (repeatable; '*' = any)")
+    p.add_argument("--permissions", metavar="FILE", help="permission policy (YAML or JSON)")
+    p.add_argument("--ws-maxlen", type=int, default=DEFAULT_WS_MAXLEN, metavar="BYTES",
+                   help=f"maximum WebSocket frame (default {DEFAULT_WS_MAXLEN}; smaller values ignored)")
+    return p
+
+
+def config_paths(args: argparse.Namespace) -> list[str]:
+    """--config, then the CONFIG part of --binding; AFB_SPAWN_CONFIG when neither is given."""
+    paths = list(args.config)
+    for spec in args.binding:
+        _, sep, config = spec.partition(":")
+        if sep and config:
+            paths.append(config)
+    if not paths and os.environ.get("AFB_SPAWN_CONFIG"):
+        paths.append(os.environ["AFB_SPAWN_CONFIG"])
+    return paths
+
+
+def listeners(args: argparse.Namespace) -> list[Listen]:
+    """127.0.0.1 unless told otherwise: a command runner is not put on the network by default."""
+    port = DEFAULT_PORT if args.port is None else args.port
+    if args.interface:
+        return [Listen.parse(spec, port) for spec in args.interface]
+    if args.no_httpd and args.port is None:
+        return []
+    return [Listen(port=port)]
+
+
+def binder_options(args: argparse.Namespace) -> BinderOptions:
+    rootdir = args.rootdir or "."
+    aliases = []
+    for spec in args.alias:
+        prefix, sep, directory = spec.partition(":")
+        if not sep or not prefix.startswith("/") or not directory:
+            raise ValueError(f"--alias {spec!r}: expected /PREFIX:DIR")
+        aliases.append((prefix, os.path.join(rootdir, directory)))
+    return BinderOptions(
+        listen=listeners(args), rootapi="/" + args.rootapi.strip("/"), roothttp=args.roothttp,
+        aliases=aliases, allow_origins=args.allow_origin,
+        policy=load_policy(args.permissions) if args.permissions else None,
+        ws_maxlen=max(args.ws_maxlen, DEFAULT_WS_MAXLEN), tracereq=tracing(args),
+    )
+
+
+def tracing(args: argparse.Namespace) -> bool:
+    """--tracereq with no value or any level but no/none."""
+    return args.tracereq not in (None, "no", "none")
+
+
+def setup_logging(verbosity: int) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("afb-spawn: %(levelname)s: %(message)s"))
+    root = logging.getLogger(ROOT_LOGGER)
+    root.addHandler(handler)
+    root.setLevel(VERBOSITY[max(-2, min(3, verbosity))])
+
+
+def _config_errors() -> tuple[type[BaseException], ...]:
+    """ConfigError comes with the config loader, which may not be merged yet."""
+    try:
+        config_error: type[BaseException] = importlib.import_module("afbspawn.config.errors").ConfigError
+    except (ImportError, AttributeError):
+        return (ValueError,)
+    return (config_error, ValueError)
+
+
+async def serve(args: argparse.Namespace, verbosity: int) -> int:
+    stop = asyncio.Event()  # armed first: a signal during start-up still stops cleanly
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    binder = EmbeddedBinder(binder_options(args))
+    try:
+        await binding.attach(binder, config_paths(args), verbosity)
+    except NotImplementedError:
+        # LEAD: remove this except clause once the spawn binding is merged.
+        log.warning("spawn binding not available: serving the monitor API only")
+    await binder.start()
+    os.environ["AFB_PORT"] = str(binder.ports[0] if binder.ports else "")
+    if verbosity >= 0:
+        print(f"afb-spawn: serving {' '.join(binder.urls) or 'no HTTP'}", file=sys.stderr, flush=True)
+    await stop.wait()
+    await binder.stop()
+    return 0
+
+
+def main(argv: Sequence[str]) -> int:
+    args = parser().parse_args(list(argv))
+    verbosity = args.verbose - args.quiet
+    setup_logging(verbosity)
+    if tracing(args):
+        configure_trace()
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    try:
+        if args.workdir:
+            os.chdir(args.workdir)
+            os.environ["AFB_WORKDIR"] = os.getcwd()
+        if args.rootdir:
+            os.environ["AFB_ROOTDIR"] = os.path.abspath(args.rootdir)
+        if args.name:
+            os.environ["AFB_NAME"] = args.name
+        code = asyncio.run(serve(args, verbosity))
+    except _config_errors() as error:
+        print(f"afb-spawn: {error}", file=sys.stderr)
+        return 1
+    except (OSError, StartupError) as error:
+        print(f"afb-spawn: {error}", file=sys.stderr)
+        return 1
+    sys.stdout.flush()
+    return code
