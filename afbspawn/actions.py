@@ -6,13 +6,20 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, cast
+from typing import Any, cast
 
 from afbspawn.afb.errors import Status
 from afbspawn.afb.host import Event, Request
 from afbspawn.config.model import Command
-from afbspawn.tasks import DEFAULT_STOP_SIGNAL, CommandSite, Task, parse_signal, start_task
+from afbspawn.tasks import (
+    DEFAULT_STOP_SIGNAL,
+    CommandSite,
+    Task,
+    parse_signal,
+    start_task,
+)
 
 log = logging.getLogger("afbspawn.actions")
 
@@ -118,7 +125,7 @@ class CommandVerb:
         on_final = (lambda result: request.reply(Status.SUCCESS, result)) if site.synchronous else None
         try:
             task = start_task(site, argv, verbose=verbose, on_final=on_final)
-        except Exception as error:  # LaunchError, encoder OSError/ValueError: the text says why
+        except Exception as error:  # noqa: BLE001 (LaunchError, encoder OSError/ValueError: the text says why)
             log.warning("%s: cannot start: %s", site.command.verb, error)
             raise RequestError(Status.INTERNAL_ERROR, str(error)) from None
         request.subscribe(self.event)

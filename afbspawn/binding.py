@@ -7,14 +7,14 @@ with a clear error and a call never meets a half-built API.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from afbspawn.actions import ArgvBuilder, CommandVerb
 from afbspawn.afb.host import ApiSpec, Event, Host, VerbSpec
 from afbspawn.builtins import info_verb, ping
 from afbspawn.config.model import Api, Command, EncoderSpec, Plugin, Sandbox
-from afbspawn.controller import extra_verb, onload_runner
+from afbspawn.controller import ActionError, extra_verb, onload_runner
 from afbspawn.encoders.base import EncoderFactory
 from afbspawn.execverb import CommandCompiler, ExecVerb, exec_verb_spec
 from afbspawn.tasks import DEFAULT_GRACE, CommandSite
@@ -55,9 +55,19 @@ async def attach(host: Host, config_paths: Sequence[str], verbose: int = 0) -> N
     from afbspawn.config.loader import load_paths
 
     toolkit = default_toolkit()
-    specs = [api_spec(host, api, toolkit) for api in load_paths(config_paths)]
+    specs = [_checked_spec(host, api, toolkit) for api in load_paths(config_paths)]
     for spec in specs:
         host.add_api(spec)
+
+
+def _checked_spec(host: Host, api: Api, toolkit: Toolkit) -> ApiSpec:
+    """`api_spec`, with an encoder or plugin that cannot be found reported as a config error."""
+    from afbspawn.config.errors import ConfigError, Problem
+
+    try:
+        return api_spec(host, api, toolkit)
+    except (LookupError, ActionError, ValueError) as error:
+        raise ConfigError([Problem(api.source, "", f"api {api.name}: {error}")]) from error
 
 
 def api_spec(host: Host, api: Api, toolkit: Toolkit) -> ApiSpec:

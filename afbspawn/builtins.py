@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import itertools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from afbspawn.afb.errors import Status
 from afbspawn.afb.host import Request

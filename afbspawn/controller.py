@@ -10,8 +10,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from afbspawn.afb.errors import Status
 from afbspawn.afb.host import Host, Request, VerbSpec

@@ -7,11 +7,13 @@ then started with no args. Its event `<api>/<prefix/>uid` lives while its tasks 
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from afbspawn.actions import CommandVerb, Query, RequestError
 from afbspawn.afb.errors import Status
 from afbspawn.afb.host import Host, Request, VerbSpec
+from afbspawn.config.errors import ConfigError
 from afbspawn.config.model import Api, Command, Sandbox
 from afbspawn.tasks import CommandSite
 
@@ -49,7 +51,7 @@ class ExecVerb:
         node["exec"] = literal_args(node.get("exec"))
         try:
             command = self.compile_command(node, sandbox, self.api.name)
-        except Exception as error:  # ConfigError: its text names what is wrong
+        except ConfigError as error:  # its text names what is wrong
             raise RequestError(Status.INVALID_REQUEST, str(error)) from None
         verb = self.live.get(command.verb)
         if verb is None:

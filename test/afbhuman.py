@@ -6,7 +6,7 @@ printed as they arrive; messages are json-c pretty-printed (test/jsonc.py).
 from __future__ import annotations
 
 import json
-from typing import Iterable
+from collections.abc import Iterable
 
 import aiohttp
 from jsonc import dumps
@@ -17,14 +17,13 @@ REPLY_OK, REPLY_ERROR, EVENT = 3, 4, 5
 async def transcript(url: str, lines: Iterable[str]) -> str:
     """Run the calls of `lines` over one x-afb-ws-json1 connection; return the printed text."""
     out: list[str] = []
-    async with aiohttp.ClientSession() as session:
-        async with session.ws_connect(url, protocols=("x-afb-ws-json1",)) as ws:
-            for number, line in enumerate(lines, start=1):
-                api, verb, *rest = line.split(" ", 2)
-                text = rest[0] if rest else "null"
-                out.append(f"SEND-CALL {api}/{verb} {text}\n")
-                await ws.send_str(json.dumps([2, str(number), f"{api}/{verb}", json.loads(text)]))
-                await _until_reply(ws, str(number), f"{api}/{verb}", out)
+    async with aiohttp.ClientSession() as session, session.ws_connect(url, protocols=("x-afb-ws-json1",)) as ws:
+        for number, line in enumerate(lines, start=1):
+            api, verb, *rest = line.split(" ", 2)
+            text = rest[0] if rest else "null"
+            out.append(f"SEND-CALL {api}/{verb} {text}\n")
+            await ws.send_str(json.dumps([2, str(number), f"{api}/{verb}", json.loads(text)]))
+            await _until_reply(ws, str(number), f"{api}/{verb}", out)
     return "".join(out)
 
 

@@ -10,9 +10,9 @@ import select
 import signal
 import subprocess
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 STARTUP_TIMEOUT = 30.0
 
@@ -50,11 +50,11 @@ def start_binder(command: Sequence[str], *, cwd: Path, env: Mapping[str, str] | 
         byte = os.read(process.stderr.fileno(), 1) if ready else b""
         if not byte:
             process.kill()
-            out, err = process.communicate()
+            _, err = process.communicate()
             raise RuntimeError(f"binder did not start: {(line + err).decode(errors='replace')}")
         line += byte
     if b"serving" not in line:
         process.kill()
-        out, err = process.communicate()
+        _, err = process.communicate()
         raise RuntimeError(f"binder did not start: {(line + err).decode(errors='replace')}")
     return Binder(process, line)

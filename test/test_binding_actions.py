@@ -10,6 +10,7 @@ import signal
 from typing import Any
 
 import pytest
+from spawnfakes import CollectFactory, FakeEvent, FakeRequest, PosixLauncher
 
 from afbspawn.actions import CommandVerb, Query, RequestError, parse_query, parse_target
 from afbspawn.afb.errors import Status
@@ -18,9 +19,16 @@ from afbspawn.binding import Toolkit, api_spec
 from afbspawn.builtins import describe
 from afbspawn.config.argv import build_argv
 from afbspawn.config.compiler import compile_command
-from afbspawn.config.model import Api, ArgTemplate, Command, EncoderSpec, Metadata, Placeholder, Sandbox
+from afbspawn.config.model import (
+    Api,
+    ArgTemplate,
+    Command,
+    EncoderSpec,
+    Metadata,
+    Placeholder,
+    Sandbox,
+)
 from afbspawn.tasks import CommandSite
-from spawnfakes import CollectFactory, FakeEvent, FakeRequest, PosixLauncher
 
 
 def shell(script: str, **fields: Any) -> Command:
@@ -303,3 +311,15 @@ def test_exec_runs_a_compiled_command_and_refuses_bad_ones() -> None:
         assert status == Status.INVALID_REQUEST and "/nonexistent/tool" in (info or "")
 
     run(scenario())
+
+
+def test_unknown_encoder_or_plugin_is_a_config_error() -> None:
+    from afbspawn.binding import _checked_spec
+    from afbspawn.config.errors import ConfigError
+    from afbspawn.encoders.registry import find_factory
+
+    broken = Api(metadata=Metadata(uid="b", api="b"), sandboxes=(SANDBOX,), source="broken.json",
+                 commands=((SANDBOX, Command(uid="c", verb="c", cmdpath="/bin/true", encoder=EncoderSpec("nope"))),))
+    toolkit = Toolkit(lambda sandbox: PosixLauncher(), find_factory, build_argv, compile_command)
+    with pytest.raises(ConfigError, match="broken.json: /: api b: ENCODER_NOT_FOUND"):
+        _checked_spec(RecordingHost(), broken, toolkit)

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from spawnfakes import FakeEvent, FakeRequest
 
 from afbspawn.afb.errors import Status
 from afbspawn.afb.host import Event, Host, Reply
 from afbspawn.config.model import Action, Api, Metadata, Plugin
 from afbspawn.controller import ActionError, extra_verb, onload_runner
-from spawnfakes import FakeEvent, FakeRequest
 
 PLUGIN = '''
 CALLS = []

@@ -13,23 +13,21 @@ binder runs as nobody (conftest's `as_nobody`), which is also how a C test would
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
-
 from integration import require_whole_binder
 
 require_whole_binder()
 
-from afbhuman import transcript  # noqa: E402 (after the skip guard)
-from binderproc import start_binder  # noqa: E402
-from conftest import free_port  # noqa: E402
+from afbhuman import transcript
+from binderproc import start_binder
+from conftest import free_port
 
 CALLS = {
     "test-basic": ["basic ping true", 'basic distro {"action":"start"}', 'basic sync {"action":"start"}'],

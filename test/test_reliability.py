@@ -8,24 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
-
 from integration import require_whole_binder
 
 require_whole_binder()
 
-import aiohttp  # noqa: E402
-from afbclient import AfbClient  # noqa: E402
-from binderproc import Binder, start_binder  # noqa: E402
-from conftest import free_port  # noqa: E402
-from procs import children, live_members, open_fds, status_kib  # noqa: E402
+import aiohttp
+from afbclient import AfbClient
+from binderproc import Binder, start_binder
+from conftest import free_port
+from procs import children, live_members, open_fds, status_kib
 
 API = "rel"
 FLOOD_BYTES = 100_000_000
@@ -165,7 +164,7 @@ def test_background_grandchild_cannot_hang_a_task(binder: tuple[Binder, int]) ->
 
     async def scenario() -> tuple[dict[str, Any], dict[str, Any]]:
         async with await AfbClient.connect(ws_url(port)) as client:
-            code, envelope = await client.call(API, "background", {"action": "start"})
+            _, envelope = await client.call(API, "background", {"action": "start"})
             pid = envelope["response"]["pid"]
             final = await next_event(client, "final-event", pid)
             return envelope["response"], final

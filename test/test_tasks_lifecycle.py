@@ -11,11 +11,11 @@ import signal
 from typing import Any
 
 import pytest
+from procs import live_members, open_fds
+from spawnfakes import CollectFactory, FakeEvent, PosixLauncher
 
 from afbspawn.config.model import Command, Sandbox
 from afbspawn.tasks import CommandSite, start_task
-from procs import live_members, open_fds
-from spawnfakes import CollectFactory, FakeEvent, PosixLauncher
 
 SH = "/bin/sh"
 
@@ -155,3 +155,19 @@ def test_signal_reaches_whole_group() -> None:
     result = run(scenario())
     assert result["status"] == {"signal": "Terminated"}
     assert "truncated" not in result  # the background sleep died with its group
+
+
+class ExplodingFactory(CollectFactory):
+    def create(self, *args: Any) -> Any:
+        encoder = super().create(*args)
+
+        def feed(stream: str, data: bytes) -> None:
+            raise RuntimeError("plugin bug")
+
+        encoder.feed = feed  # type: ignore[method-assign]
+        return encoder
+
+
+def test_failing_encoder_costs_its_output_not_the_task() -> None:
+    result = run(run_sync(make_site("echo hi", synchronous=True, factory=ExplodingFactory(True))))
+    assert result["status"] == {"exit": 0} and result["truncated"] is True and "stdout" not in result

@@ -7,4 +7,4 @@ from afbspawn.tasks.site import DEFAULT_GRACE, CommandSite
 from afbspawn.tasks.status import DEFAULT_STOP_SIGNAL, parse_signal
 from afbspawn.tasks.task import Task
 
-__all__ = ["CommandSite", "DEFAULT_GRACE", "DEFAULT_STOP_SIGNAL", "Task", "parse_signal", "start_task"]
+__all__ = ["DEFAULT_GRACE", "DEFAULT_STOP_SIGNAL", "CommandSite", "Task", "parse_signal", "start_task"]

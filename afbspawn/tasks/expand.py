@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
+from afbspawn.config.variables import Expander
 from afbspawn.tasks.site import CommandSite
 
 
@@ -12,11 +13,6 @@ def task_expander(site: CommandSite, pid: int) -> Callable[[str], str]:
 
     Raises afbspawn.config.variables.ExpansionError (a ValueError) on an unknown name.
     """
-    def expand(text: str) -> str:
-        from afbspawn.config.variables import Expander  # the config's one definition of `$NAME`
-
-        context = {"API_NAME": site.api, "SANDBOX_UID": site.sandbox.uid,
-                   "COMMAND_UID": site.command.uid, "TASK_PID": str(pid)}
-        return Expander(os.environ, context).expand(text)
-
-    return expand
+    context = {"API_NAME": site.api, "SANDBOX_UID": site.sandbox.uid,
+               "COMMAND_UID": site.command.uid, "TASK_PID": str(pid)}
+    return Expander(os.environ, context).expand

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import os
 import signal
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from afbspawn.encoders.base import TaskContext
 from afbspawn.tasks.expand import task_expander

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Callable
+from collections.abc import Callable
 
 CHUNK = 65536
 CHUNKS_PER_WAKEUP = 4  # fairness: a chatty child cannot starve the other clients

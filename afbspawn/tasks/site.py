@@ -1,8 +1,9 @@
 """What the tasks of one command share, fixed once at load: launcher, encoder, event."""
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from afbspawn.config.model import Command, Sandbox
 from afbspawn.encoders.base import EncoderFactory
@@ -47,7 +48,7 @@ class CommandSite:
     encoder_opts: Mapping[str, Any]
     event: Publisher
     grace: float = DEFAULT_GRACE
-    tasks: dict[int, "Task"] = field(default_factory=dict)  # running tasks by pid
+    tasks: dict[int, Task] = field(default_factory=dict)  # running tasks by pid
     on_idle: Callable[[], None] | None = None  # called when its last task has finished
 
     @property

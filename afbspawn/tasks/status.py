@@ -28,7 +28,7 @@ def parse_signal(value: Any) -> int:
     instead of silently sending nothing (the C binding's defect).
     """
     if isinstance(value, bool):
-        raise ValueError(value)
+        raise ValueError(value)  # noqa: TRY004 (one error type for every refused value)
     if isinstance(value, int):
         if value in signal.valid_signals() and value > 0:
             return value

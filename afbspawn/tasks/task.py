@@ -12,7 +12,8 @@ import asyncio
 import logging
 import os
 import signal
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from afbspawn.encoders.base import Encoder, Stream
 from afbspawn.tasks.pipes import PipeReader
@@ -41,6 +42,7 @@ class Task:
         self._expired = False
         self._truncated = False
         self._done = False
+        self._encoder_failed = False
         loop = asyncio.get_running_loop()
         self._pipes = [self._reader(loop, stdout_fd, "stdout"), self._reader(loop, stderr_fd, "stderr")]
         self._watch = ExitWatch(loop, child.pidfd, self._reaped)
@@ -51,7 +53,17 @@ class Task:
             log.info("[taskid-created] uid='%s' pid=%d", self.uid, self.pid)
 
     def _reader(self, loop: asyncio.AbstractEventLoop, fd: int, stream: Stream) -> PipeReader:
-        return PipeReader(loop, fd, lambda data: self._encoder.feed(stream, data), self._maybe_finish)
+        return PipeReader(loop, fd, lambda data: self._feed(stream, data), self._maybe_finish)
+
+    def _feed(self, stream: Stream, data: bytes) -> None:
+        """Hand output to the encoder; a failing (plugin) encoder loses the rest, flagged, never the binder."""
+        if self._encoder_failed:
+            return
+        try:
+            self._encoder.feed(stream, data)
+        except Exception:
+            log.exception("task %s: encoder failed: the rest of its output is dropped", self.uid)
+            self._encoder_failed = self._truncated = True
 
     @property
     def running(self) -> bool:
@@ -101,7 +113,10 @@ class Task:
         self._done = True
         self._cancel_timer()
         try:
-            fields = self._encoder.end()
+            fields = {} if self._encoder_failed else self._encoder.end()
+        except Exception:
+            log.exception("task %s: encoder failed at end", self.uid)
+            fields, self._truncated = {}, True
         finally:
             self._encoder.close()
             self.child.release()
