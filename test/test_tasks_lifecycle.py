@@ -171,3 +171,14 @@ class ExplodingFactory(CollectFactory):
 def test_failing_encoder_costs_its_output_not_the_task() -> None:
     result = run(run_sync(make_site("echo hi", synchronous=True, factory=ExplodingFactory(True))))
     assert result["status"] == {"exit": 0} and result["truncated"] is True and "stdout" not in result
+
+
+def test_child_reaped_elsewhere_gives_unknown_status() -> None:
+    async def scenario() -> dict[str, Any]:
+        site = make_site("exit 7", synchronous=True)
+        result: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        task = start_task(site, ["cmd", "-c", "exit 7"], on_final=result.set_result)
+        os.waitpid(task.pid, 0)  # a stray waiter takes the status first
+        return await result
+
+    assert run(scenario())["status"] == {"unknown": 255}

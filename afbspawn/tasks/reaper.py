@@ -7,10 +7,11 @@ from collections.abc import Callable
 
 
 class ExitWatch:
-    """Calls `on_exit(waitid_result)` once the process behind `pidfd` has exited and is reaped."""
+    """Calls `on_exit(waitid_result)` once the process behind `pidfd` has exited and is reaped
+    (`None` when another waiter reaped it first: the status is then unknown)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, pidfd: int,
-                 on_exit: Callable[[os.waitid_result], None]) -> None:
+                 on_exit: Callable[[os.waitid_result | None], None]) -> None:
         self._loop = loop
         self._pidfd: int | None = pidfd
         self._on_exit = on_exit
@@ -19,9 +20,13 @@ class ExitWatch:
     def _ready(self) -> None:
         if self._pidfd is None:
             return
-        info = os.waitid(os.P_PIDFD, self._pidfd, os.WEXITED | os.WNOHANG)
-        if info is None:  # spurious wake-up
-            return
+        try:
+            info = os.waitid(os.P_PIDFD, self._pidfd, os.WEXITED | os.WNOHANG)
+        except ChildProcessError:  # reaped behind our back (a stray waitpid(-1)): status unknown
+            info = None
+        else:
+            if info is None:  # spurious wake-up: still running
+                return
         self.close()
         self._on_exit(info)
 

@@ -12,8 +12,10 @@ from typing import Any
 DEFAULT_STOP_SIGNAL = signal.SIGINT
 
 
-def exit_status(info: os.waitid_result) -> dict[str, Any]:
-    """The status object of a reaped child."""
+def exit_status(info: os.waitid_result | None) -> dict[str, Any]:
+    """The status object of a reaped child (None: reaped elsewhere, status unknown)."""
+    if info is None:
+        return {"unknown": 255}
     if info.si_code == os.CLD_EXITED:
         return {"exit": info.si_status}
     if info.si_code in (os.CLD_KILLED, os.CLD_DUMPED):

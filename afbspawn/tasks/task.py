@@ -87,7 +87,7 @@ class Task:
         log.info("Terminating task uid=%s (timeout)", self.uid)
         self.signal(signal.SIGKILL)
 
-    def _reaped(self, info: os.waitid_result) -> None:
+    def _reaped(self, info: os.waitid_result | None) -> None:
         self._status = exit_status(info)
         if self._expired and "signal" in self._status:
             self._status["info"] = "timeout"
