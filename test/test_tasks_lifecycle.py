@@ -178,7 +178,7 @@ def test_child_reaped_elsewhere_gives_unknown_status() -> None:
         site = make_site("exit 7", synchronous=True)
         result: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         task = start_task(site, ["cmd", "-c", "exit 7"], on_final=result.set_result)
-        os.waitpid(task.pid, 0)  # a stray waiter takes the status first
+        os.waitpid(task.pid, 0)  # noqa: ASYNC222 (on purpose: a stray waiter takes the status first)
         return await result
 
     assert run(scenario())["status"] == {"unknown": 255}
