@@ -1,0 +1,148 @@
+"""One running task: pipes pumped into its encoder, child reaped, then one final result.
+
+The result (final event, or the sync reply) goes out only once BOTH pipes reached end of
+file AND the child was reaped — the C binding reaped on the first hang-up and lost the
+other pipe's tail. A grandchild keeping a pipe open cannot hang the task: `grace` seconds
+after the reap its process group is killed, what is buffered is read, and the result is
+flagged `"truncated": true`.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from afbspawn.encoders.base import Encoder, Stream
+from afbspawn.tasks.pipes import PipeReader
+from afbspawn.tasks.reaper import ExitWatch
+from afbspawn.tasks.site import Child, CommandSite
+from afbspawn.tasks.status import exit_status
+
+log = logging.getLogger("afbspawn.tasks")
+
+FinalCallback = Callable[[dict[str, Any]], None]
+
+
+class Task:
+    """Lifecycle of one launched child; created by `afbspawn.tasks.launch.start_task`."""
+
+    def __init__(self, site: CommandSite, child: Child, encoder: Encoder, stdout_fd: int,
+                 stderr_fd: int, on_final: FinalCallback | None, verbose: int) -> None:
+        self.site = site
+        self.child = child
+        self.pid = child.pid
+        self.uid = f"{site.sandbox.uid}/{site.command.uid}@{child.pid}"
+        self.verbose = verbose
+        self._encoder = encoder
+        self._on_final = on_final  # sync encoders: the reply; None: the final event
+        self._status: dict[str, Any] | None = None
+        self._expired = False
+        self._truncated = False
+        self._done = False
+        self._encoder_failed = False
+        loop = asyncio.get_running_loop()
+        self._pipes = [self._reader(loop, stdout_fd, "stdout"), self._reader(loop, stderr_fd, "stderr")]
+        self._watch = ExitWatch(loop, child.pidfd, self._reaped)
+        timeout = site.command.timeout or site.sandbox.timeout
+        self._timer: asyncio.TimerHandle | None = loop.call_later(timeout, self._expire) if timeout else None
+        site.tasks[self.pid] = self
+        if verbose >= 1:
+            log.info("[taskid-created] uid='%s' pid=%d", self.uid, self.pid)
+
+    def _reader(self, loop: asyncio.AbstractEventLoop, fd: int, stream: Stream) -> PipeReader:
+        return PipeReader(loop, fd, lambda data: self._feed(stream, data), self._maybe_finish)
+
+    def _feed(self, stream: Stream, data: bytes) -> None:
+        """Hand output to the encoder; a failing (plugin) encoder loses the rest, flagged, never the binder."""
+        if self._encoder_failed:
+            return
+        try:
+            self._encoder.feed(stream, data)
+        except Exception:
+            log.exception("task %s: encoder failed: the rest of its output is dropped", self.uid)
+            self._encoder_failed = self._truncated = True
+
+    @property
+    def running(self) -> bool:
+        """Not yet reaped: signals may still reach it."""
+        return self._status is None
+
+    def signal(self, signum: int) -> None:
+        """Send `signum` to the task's whole process group (its leader is the child)."""
+        if self._done:
+            return
+        if self.verbose >= 2:
+            log.info("task %s: signal %d", self.uid, signum)
+        try:
+            os.killpg(self.pid, signum)
+        except ProcessLookupError:
+            pass  # the group is already empty; the pipes/reaper finish the task
+
+    def _expire(self) -> None:
+        self._timer = None
+        self._expired = True
+        log.info("Terminating task uid=%s (timeout)", self.uid)
+        self.signal(signal.SIGKILL)
+
+    def _reaped(self, info: os.waitid_result | None) -> None:
+        self._status = exit_status(info)
+        if self._expired and "signal" in self._status:
+            self._status["info"] = "timeout"
+        self._cancel_timer()
+        if any(p.open for p in self._pipes):
+            self._timer = asyncio.get_running_loop().call_later(self.site.grace, self._abandon_pipes)
+        self._maybe_finish()
+
+    def _abandon_pipes(self) -> None:
+        """Grace is over: kill what still holds the pipes, keep what they buffered, flag it."""
+        self._timer = None
+        self.signal(signal.SIGKILL)
+        for pipe in self._pipes:
+            if pipe.open:
+                pipe.drain_available()
+                pipe.close()
+                self._truncated = True
+        self._maybe_finish()
+
+    def _maybe_finish(self) -> None:
+        if self._done or self._status is None or any(p.open for p in self._pipes):
+            return
+        self._done = True
+        self._cancel_timer()
+        try:
+            fields = {} if self._encoder_failed else self._encoder.end()
+        except Exception:
+            log.exception("task %s: encoder failed at end", self.uid)
+            fields, self._truncated = {}, True
+        finally:
+            self._encoder.close()
+            self.child.release()
+            del self.site.tasks[self.pid]
+        self._deliver(fields)
+        if not self.site.tasks and self.site.on_idle is not None:
+            self.site.on_idle()
+
+    def _deliver(self, fields: dict[str, Any]) -> None:
+        assert self._status is not None
+        if self._on_final is not None:
+            result = self.site.identity(self.pid)
+            result["status"] = self._status
+            result.update(fields)
+        else:
+            result = {"type": "final-event", "pid": self.pid, "status": self._status}
+        if self._truncated:
+            result["truncated"] = True
+        if self.verbose >= 3:
+            log.info("task %s: final %s", self.uid, self._status)
+        if self._on_final is not None:
+            self._on_final(result)
+        else:
+            self.site.event.push(result)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None

@@ -1,0 +1,60 @@
+"""Start our binder (`python -m afbspawn ...`) as a real subprocess and stop it cleanly.
+
+Ready means: it printed its "serving" line on stderr (the one line the compatibility
+tests allow there). Everything else it prints is kept for the test to inspect.
+"""
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+STARTUP_TIMEOUT = 30.0
+
+
+@dataclass
+class Binder:
+    process: subprocess.Popen[bytes]
+    serving_line: bytes
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self) -> tuple[bytes, bytes]:
+        """SIGTERM, wait, and return (stdout, rest of stderr)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            out, err = self.process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            out, err = self.process.communicate()
+        return out, err
+
+
+def start_binder(command: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None) -> Binder:
+    """Run `command` and wait for its "serving" line on stderr (or fail with what it said)."""
+    process = subprocess.Popen(list(command), cwd=cwd, env={**os.environ, **(env or {})},
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stderr is not None
+    line = b""
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while not line.endswith(b"\n"):
+        ready, _, _ = select.select([process.stderr], [], [], max(0.0, deadline - time.monotonic()))
+        byte = os.read(process.stderr.fileno(), 1) if ready else b""
+        if not byte:
+            process.kill()
+            _, err = process.communicate()
+            raise RuntimeError(f"binder did not start: {(line + err).decode(errors='replace')}")
+        line += byte
+    if b"serving" not in line:
+        process.kill()
+        _, err = process.communicate()
+        raise RuntimeError(f"binder did not start: {(line + err).decode(errors='replace')}")
+    return Binder(process, line)

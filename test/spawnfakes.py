@@ -1,0 +1,124 @@
+"""Stand-ins for the unit tests of tasks/actions, used until (and beside) the real parts.
+
+- FakeHost/FakeRequest/FakeEvent: an in-memory host (a FAKE of afbspawn.afb.host) that
+  records replies and pushes; the compatibility and reliability suites use the real binder.
+- PosixLauncher: a temporary launcher (os.posix_spawn + pidfd_open, new session) standing in
+  for afbspawn.sandbox's SandboxPlan in unit tests; the processes it starts are real.
+- CollectFactory: a minimal encoder (every chunk kept per stream) so task tests do not
+  depend on the encoders' own shapes.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from afbspawn.afb.host import Caller, Event, Request
+from afbspawn.encoders.base import (
+    Encoder,
+    EncoderFactory,
+    EventSink,
+    Stream,
+    TaskContext,
+)
+
+
+class FakeEvent(Event):
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self.pushed: list[Any] = []
+        self.listeners: set[int] = set()
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def push(self, data: Any) -> int:
+        self.pushed.append(data)
+        return len(self.listeners)
+
+    def close(self) -> None:
+        self.listeners.clear()
+
+
+class FakeRequest(Request):
+    def __init__(self, args: Any = None, client: int = 1) -> None:
+        self.api, self.verb, self.args = "api", "verb", args
+        self.caller = Caller(session="s")
+        self.client = client
+        self.replies: list[tuple[int, Any, str | None]] = []
+        self.done = asyncio.get_running_loop().create_future()
+
+    def reply(self, status: int = 0, data: Any = None, info: str | None = None) -> None:
+        self.replies.append((int(status), data, info))
+        if not self.done.done():
+            self.done.set_result((int(status), data, info))
+
+    @property
+    def replied(self) -> bool:
+        return bool(self.replies)
+
+    def subscribe(self, event: Event) -> None:
+        assert isinstance(event, FakeEvent)
+        event.listeners.add(self.client)
+
+    def unsubscribe(self, event: Event) -> None:
+        assert isinstance(event, FakeEvent)
+        event.listeners.discard(self.client)
+
+
+@dataclass
+class PosixChild:
+    pid: int
+    pidfd: int
+    released: bool = False
+
+    def release(self) -> None:
+        if not self.released:
+            os.close(self.pidfd)
+            self.released = True
+
+
+@dataclass
+class PosixLauncher:
+    launched: list[PosixChild] = field(default_factory=list)
+
+    def launch(self, cmdpath: str, argv: Sequence[str], stdout_fd: int, stderr_fd: int,
+               *, verbose: int = 0) -> PosixChild:
+        actions = [(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+                   (os.POSIX_SPAWN_DUP2, stdout_fd, 1), (os.POSIX_SPAWN_DUP2, stderr_fd, 2)]
+        pid = os.posix_spawn(cmdpath, list(argv), {"PATH": "/usr/bin:/bin"}, file_actions=actions, setsid=True)
+        child = PosixChild(pid, os.pidfd_open(pid))
+        self.launched.append(child)
+        return child
+
+
+class CollectEncoder(Encoder):
+    def __init__(self, sink: EventSink, synchronous: bool) -> None:
+        self.sink, self.synchronous = sink, synchronous
+        self.data: dict[str, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
+
+    def feed(self, stream: Stream, data: bytes) -> None:
+        self.data[stream] += data
+
+    def end(self) -> dict[str, Any]:
+        fields = {k: v.decode(errors="replace") for k, v in self.data.items() if v}
+        if self.synchronous:
+            return fields
+        self.sink.push(fields)
+        return {}
+
+
+class CollectFactory(EncoderFactory):
+    name = "collect"
+
+    def __init__(self, synchronous: bool = False) -> None:
+        self.synchronous = synchronous  # type: ignore[misc]
+
+    def check(self, opts: Mapping[str, Any]) -> Mapping[str, Any]:
+        return opts
+
+    def create(self, opts: Mapping[str, Any], sink: EventSink, task: TaskContext) -> Encoder:
+        return CollectEncoder(sink, self.synchronous)

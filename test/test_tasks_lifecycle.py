@@ -1,0 +1,184 @@
+"""Task lifecycle with real processes: pipes drained, pidfd reaping, timeouts, grace, cleanup.
+
+The launcher is the temporary PosixLauncher (see spawnfakes) until the sandbox launcher is
+merged; processes, pipes, signals and pidfds are real.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from typing import Any
+
+import pytest
+from procs import live_members, open_fds
+from spawnfakes import CollectFactory, FakeEvent, PosixLauncher
+
+from afbspawn.config.model import Command, Sandbox
+from afbspawn.tasks import CommandSite, start_task
+
+SH = "/bin/sh"
+
+
+def make_site(script: str, *, synchronous: bool = False, timeout: int | None = None,
+              grace: float = 2.0, launcher: Any = None, factory: Any = None) -> CommandSite:
+    command = Command(uid="cmd", verb="cmd", cmdpath=SH, timeout=timeout)
+    site = CommandSite("api", Sandbox(uid="box"), command, launcher or PosixLauncher(),
+                       factory or CollectFactory(synchronous), {}, FakeEvent("api/cmd"), grace)
+    site.script = script  # type: ignore[attr-defined]
+    return site
+
+
+async def run_async(site: CommandSite) -> list[Any]:
+    """Start the site's script and wait for its final event; returns every push."""
+    task = start_task(site, ["cmd", "-c", site.script])  # type: ignore[attr-defined]
+    event = site.event
+    assert isinstance(event, FakeEvent)
+    while not any(p.get("type") == "final-event" for p in event.pushed):
+        await asyncio.sleep(0.01)
+    assert task.pid not in site.tasks
+    return event.pushed
+
+
+async def run_sync(site: CommandSite) -> dict[str, Any]:
+    result: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+    start_task(site, ["cmd", "-c", site.script], on_final=result.set_result)  # type: ignore[attr-defined]
+    return await result
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, 30))
+
+
+def test_async_output_then_final_event_with_exit_code() -> None:
+    pushed = run(run_async(make_site("echo out; echo err >&2; exit 3")))
+    pid = pushed[0]["pid"]
+    assert pushed == [{"type": "data", "pid": pid, "stdout": "out\n", "stderr": "err\n"},
+                      {"type": "final-event", "pid": pid, "status": {"exit": 3}}]
+
+
+def test_sync_result_carries_identity_status_and_fields() -> None:
+    result = run(run_sync(make_site("printf 'a\\nb'", synchronous=True)))
+    assert list(result) == ["api", "sandbox", "command", "pid", "status", "stdout"]
+    assert result["status"] == {"exit": 0} and result["stdout"] == "a\nb"
+    assert (result["api"], result["sandbox"], result["command"]) == ("api", "box", "cmd")
+
+
+def test_other_pipe_is_drained_after_the_first_closes() -> None:
+    # stdout closes first; stderr still carries data afterwards: both must be complete
+    script = "exec 1>&-; sleep 0.2; head -c 300000 /dev/zero | tr '\\0' e >&2"
+    result = run(run_sync(make_site(script, synchronous=True)))
+    assert result["stderr"] == "e" * 300000
+
+
+def test_large_output_is_complete() -> None:
+    result = run(run_sync(make_site("head -c 5000000 /dev/zero | tr '\\0' x", synchronous=True)))
+    assert len(result["stdout"]) == 5000000
+
+
+def test_killed_by_signal_reports_strsignal_text() -> None:
+    result = run(run_sync(make_site("kill -TERM $$", synchronous=True)))
+    assert result["status"] == {"signal": "Terminated"}
+
+
+def test_timeout_kills_group_and_says_so() -> None:
+    result = run(run_sync(make_site("sleep 30 & sleep 30", synchronous=True, timeout=1)))
+    assert result["status"] == {"signal": "Killed", "info": "timeout"}
+    assert live_members(result["pid"]) == []
+
+
+def test_grandchild_holding_pipe_is_killed_after_grace_and_flagged() -> None:
+    script = "sleep 60 & echo started; exit 0"
+    pushed = run(run_async(make_site(script, grace=0.3)))
+    final = pushed[-1]
+    assert final["status"] == {"exit": 0} and final["truncated"] is True
+    assert pushed[0]["stdout"] == "started\n"
+    assert live_members(final["pid"]) == []
+
+
+def test_no_fd_or_zombie_left_after_tasks() -> None:
+    before = open_fds()
+
+    async def many() -> None:
+        await asyncio.gather(*(run_sync(make_site(f"echo {i}", synchronous=True)) for i in range(50)))
+
+    run(many())
+    assert open_fds() == before
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
+
+
+class FailingLauncher:
+    def launch(self, *args: Any, **kwargs: Any) -> Any:
+        raise OSError("mount /usr (bind, ro): No such file or directory")
+
+
+def test_launch_error_propagates_and_leaks_no_fd() -> None:
+    async def attempt() -> None:
+        with pytest.raises(OSError, match="mount /usr"):
+            start_task(make_site("true", launcher=FailingLauncher()), ["cmd"])
+
+    before = open_fds()
+    run(attempt())
+    assert open_fds() == before
+
+
+class BrokenFactory(CollectFactory):
+    def create(self, *args: Any) -> Any:
+        raise OSError("cannot open /nonexistent/log")
+
+
+def test_encoder_error_kills_and_reaps_the_child() -> None:
+    launcher = PosixLauncher()
+
+    async def attempt() -> None:
+        with pytest.raises(OSError, match="cannot open"):
+            start_task(make_site("sleep 30", launcher=launcher, factory=BrokenFactory()),
+                       ["cmd", "-c", "sleep 30"])
+
+    before = open_fds()
+    run(attempt())
+    assert open_fds() == before
+    with pytest.raises(ProcessLookupError):
+        os.kill(launcher.launched[0].pid, 0)  # reaped, not a zombie
+
+
+def test_signal_reaches_whole_group() -> None:
+    async def scenario() -> dict[str, Any]:
+        site = make_site("sleep 30 & wait", synchronous=True)
+        result: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        task = start_task(site, ["cmd", "-c", site.script], on_final=result.set_result)  # type: ignore[attr-defined]
+        await asyncio.sleep(0.2)
+        task.signal(signal.SIGTERM)  # (sh makes background jobs ignore SIGINT)
+        return await result
+
+    result = run(scenario())
+    assert result["status"] == {"signal": "Terminated"}
+    assert "truncated" not in result  # the background sleep died with its group
+
+
+class ExplodingFactory(CollectFactory):
+    def create(self, *args: Any) -> Any:
+        encoder = super().create(*args)
+
+        def feed(stream: str, data: bytes) -> None:
+            raise RuntimeError("plugin bug")
+
+        encoder.feed = feed  # type: ignore[method-assign]
+        return encoder
+
+
+def test_failing_encoder_costs_its_output_not_the_task() -> None:
+    result = run(run_sync(make_site("echo hi", synchronous=True, factory=ExplodingFactory(True))))
+    assert result["status"] == {"exit": 0} and result["truncated"] is True and "stdout" not in result
+
+
+def test_child_reaped_elsewhere_gives_unknown_status() -> None:
+    async def scenario() -> dict[str, Any]:
+        site = make_site("exit 7", synchronous=True)
+        result: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        task = start_task(site, ["cmd", "-c", "exit 7"], on_final=result.set_result)
+        os.waitpid(task.pid, 0)  # noqa: ASYNC222 (on purpose: a stray waiter takes the status first)
+        return await result
+
+    assert run(scenario())["status"] == {"unknown": 255}
