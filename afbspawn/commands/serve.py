@@ -126,11 +126,7 @@ async def serve(args: argparse.Namespace, verbosity: int) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     binder = EmbeddedBinder(binder_options(args))
-    try:
-        await binding.attach(binder, config_paths(args), verbosity)
-    except NotImplementedError:
-        # LEAD: remove this except clause once the spawn binding is merged.
-        log.warning("spawn binding not available: serving the monitor API only")
+    await binding.attach(binder, config_paths(args), verbosity)
     await binder.start()
     os.environ["AFB_PORT"] = str(binder.ports[0] if binder.ports else "")
     if verbosity >= 0:
