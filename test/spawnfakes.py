@@ -1,9 +1,8 @@
-"""Stand-ins for the unit tests of tasks/actions, used until (and beside) the real parts.
+"""Helpers for the unit tests of tasks/actions.
 
 - FakeHost/FakeRequest/FakeEvent: an in-memory host (a FAKE of afbspawn.afb.host) that
   records replies and pushes; the compatibility and reliability suites use the real binder.
-- PosixLauncher: a temporary launcher (os.posix_spawn + pidfd_open, new session) standing in
-  for afbspawn.sandbox's SandboxPlan in unit tests; the processes it starts are real.
+- RecordingLauncher: the real sandbox launcher (an unconfined plan) recording its children.
 - CollectFactory: a minimal encoder (every chunk kept per stream) so task tests do not
   depend on the encoders' own shapes.
 """
@@ -16,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from afbspawn.afb.host import Caller, Event, Request
+from afbspawn.config.model import Sandbox
+from afbspawn.sandbox import Child, SandboxPlan, compile_plan
 from afbspawn.encoders.base import (
     Encoder,
     EncoderFactory,
@@ -70,27 +71,15 @@ class FakeRequest(Request):
 
 
 @dataclass
-class PosixChild:
-    pid: int
-    pidfd: int
-    released: bool = False
+class RecordingLauncher:
+    """The real sandbox launcher (an unconfined plan) that remembers the children it started."""
 
-    def release(self) -> None:
-        if not self.released:
-            os.close(self.pidfd)
-            self.released = True
-
-
-@dataclass
-class PosixLauncher:
-    launched: list[PosixChild] = field(default_factory=list)
+    plan: SandboxPlan = field(default_factory=lambda: compile_plan(Sandbox(uid="unit")))
+    launched: list[Child] = field(default_factory=list)
 
     def launch(self, cmdpath: str, argv: Sequence[str], stdout_fd: int, stderr_fd: int,
-               *, verbose: int = 0) -> PosixChild:
-        actions = [(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
-                   (os.POSIX_SPAWN_DUP2, stdout_fd, 1), (os.POSIX_SPAWN_DUP2, stderr_fd, 2)]
-        pid = os.posix_spawn(cmdpath, list(argv), {"PATH": "/usr/bin:/bin"}, file_actions=actions, setsid=True)
-        child = PosixChild(pid, os.pidfd_open(pid))
+               *, verbose: int = 0) -> Child:
+        child = self.plan.launch(cmdpath, argv, stdout_fd, stderr_fd, verbose=verbose)
         self.launched.append(child)
         return child
 

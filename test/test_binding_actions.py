@@ -1,6 +1,6 @@
 """The request protocol of command verbs (spec §8) and the builtins, through an in-memory
-FAKE host (spawnfakes.FakeRequest); processes are real (temporary PosixLauncher until the
-sandbox launcher is merged), argv building and command compiling are the config's own.
+FAKE host (spawnfakes.FakeRequest); processes are real (the real sandbox
+launcher, spawnfakes.RecordingLauncher), argv building and command compiling are the config's own.
 The same behaviours over real sockets are in test_reliability.py and test_compat_c.py.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import signal
 from typing import Any
 
 import pytest
-from spawnfakes import CollectFactory, FakeEvent, FakeRequest, PosixLauncher
+from spawnfakes import CollectFactory, FakeEvent, FakeRequest, RecordingLauncher
 
 from afbspawn.actions import CommandVerb, Query, RequestError, parse_query, parse_target
 from afbspawn.afb.errors import Status
@@ -36,8 +36,8 @@ def shell(script: str, **fields: Any) -> Command:
                    args=(ArgTemplate(("-c",)), ArgTemplate((script,))), **fields)
 
 
-def make_verb(command: Command, synchronous: bool = False) -> tuple[CommandVerb, FakeEvent, PosixLauncher]:
-    event, launcher = FakeEvent("api/cmd"), PosixLauncher()
+def make_verb(command: Command, synchronous: bool = False) -> tuple[CommandVerb, FakeEvent, RecordingLauncher]:
+    event, launcher = FakeEvent("api/cmd"), RecordingLauncher()
     site = CommandSite("api", Sandbox(uid="box"), command, launcher, CollectFactory(synchronous), {}, event)
     return CommandVerb(site, build_argv), event, launcher
 
@@ -246,9 +246,9 @@ def test_api_spec_verbs_permissions_and_events() -> None:
     host = RecordingHost()
     plans: list[str] = []
 
-    def compile_plan(sandbox: Sandbox) -> PosixLauncher:
+    def compile_plan(sandbox: Sandbox) -> RecordingLauncher:
         plans.append(sandbox.uid)
-        return PosixLauncher()
+        return RecordingLauncher()
 
     toolkit = Toolkit(compile_plan, lambda spec, plugins: CollectFactory(spec.name == "sync"), build_argv, compile_command)
     spec = api_spec(host, API, toolkit)
@@ -275,7 +275,7 @@ EXEC_BOX = Sandbox(uid="exec-box", privilege="urn:x:exec", allow_exec=True)
 
 def exec_spec(host: RecordingHost) -> ApiSpec:
     api = Api(metadata=Metadata(uid="x", api="x"), sandboxes=(SANDBOX, EXEC_BOX), commands=(), source="test")
-    toolkit = Toolkit(lambda sandbox: PosixLauncher(), lambda spec, plugins: CollectFactory(spec.name == "sync"),
+    toolkit = Toolkit(lambda sandbox: RecordingLauncher(), lambda spec, plugins: CollectFactory(spec.name == "sync"),
                       build_argv, compile_command)
     return api_spec(host, api, toolkit)
 
@@ -283,7 +283,7 @@ def exec_spec(host: RecordingHost) -> ApiSpec:
 def test_exec_verb_only_where_enabled_and_under_the_sandbox_privilege() -> None:
     host = RecordingHost()
     assert "exec" not in [v.name for v in api_spec(host, API, Toolkit(
-        lambda sandbox: PosixLauncher(), lambda spec, plugins: CollectFactory(), build_argv, compile_command)).verbs]
+        lambda sandbox: RecordingLauncher(), lambda spec, plugins: CollectFactory(), build_argv, compile_command)).verbs]
     verbs = {v.name: v for v in exec_spec(host).verbs}
     assert verbs["exec"].permission == "urn:x:exec"
 
@@ -320,6 +320,6 @@ def test_unknown_encoder_or_plugin_is_a_config_error() -> None:
 
     broken = Api(metadata=Metadata(uid="b", api="b"), sandboxes=(SANDBOX,), source="broken.json",
                  commands=((SANDBOX, Command(uid="c", verb="c", cmdpath="/bin/true", encoder=EncoderSpec("nope"))),))
-    toolkit = Toolkit(lambda sandbox: PosixLauncher(), find_factory, build_argv, compile_command)
+    toolkit = Toolkit(lambda sandbox: RecordingLauncher(), find_factory, build_argv, compile_command)
     with pytest.raises(ConfigError, match="broken.json: /: api b: ENCODER_NOT_FOUND"):
         _checked_spec(RecordingHost(), broken, toolkit)

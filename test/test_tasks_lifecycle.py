@@ -1,7 +1,7 @@
 """Task lifecycle with real processes: pipes drained, pidfd reaping, timeouts, grace, cleanup.
 
-The launcher is the temporary PosixLauncher (see spawnfakes) until the sandbox launcher is
-merged; processes, pipes, signals and pidfds are real.
+The launcher is the real sandbox launcher (spawnfakes.RecordingLauncher, an unconfined
+plan); processes, pipes, signals and pidfds are real.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from procs import live_members, open_fds
-from spawnfakes import CollectFactory, FakeEvent, PosixLauncher
+from spawnfakes import CollectFactory, FakeEvent, RecordingLauncher
 
 from afbspawn.config.model import Command, Sandbox
 from afbspawn.tasks import CommandSite, start_task
@@ -23,7 +23,7 @@ SH = "/bin/sh"
 def make_site(script: str, *, synchronous: bool = False, timeout: int | None = None,
               grace: float = 2.0, launcher: Any = None, factory: Any = None) -> CommandSite:
     command = Command(uid="cmd", verb="cmd", cmdpath=SH, timeout=timeout)
-    site = CommandSite("api", Sandbox(uid="box"), command, launcher or PosixLauncher(),
+    site = CommandSite("api", Sandbox(uid="box"), command, launcher or RecordingLauncher(),
                        factory or CollectFactory(synchronous), {}, FakeEvent("api/cmd"), grace)
     site.script = script  # type: ignore[attr-defined]
     return site
@@ -129,7 +129,7 @@ class BrokenFactory(CollectFactory):
 
 
 def test_encoder_error_kills_and_reaps_the_child() -> None:
-    launcher = PosixLauncher()
+    launcher = RecordingLauncher()
 
     async def attempt() -> None:
         with pytest.raises(OSError, match="cannot open"):
