@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from afbspawn.afb.host import ApiSpec, Request, VerbSpec
-from afbspawn.afb.server import BinderOptions, EmbeddedBinder, Listen
+from afbspawn.afb.embedded.server import BinderOptions, EmbeddedBinder, Listen
 
 T = TypeVar("T")
 SECRET = "urn:test:secret"

@@ -9,7 +9,7 @@ import importlib.util
 
 import pytest
 
-PARTS = ("afbspawn.afb.server", "afbspawn.config.loader", "afbspawn.encoders.registry",
+PARTS = ("afbspawn.afb.embedded.server", "afbspawn.config.loader", "afbspawn.encoders.registry",
          "afbspawn.sandbox.plan", "jsonc", "afbclient")
 
 

@@ -1,8 +1,8 @@
 """x-afb-ws-json1 codec vectors (spec afb-protocols §1.3-1.7): no socket involved."""
 import pytest
 
-from afbspawn.afb import codec
-from afbspawn.afb.codec import Call, FrameError
+from afbspawn.afb.embedded import codec
+from afbspawn.afb.embedded.codec import Call, FrameError
 
 
 @pytest.mark.parametrize("text, call", [

@@ -11,8 +11,8 @@ import pytest
 from afbclient import AfbClient
 from afbserver import SECRET, binder_running, http_url, run, ws_url
 
-from afbspawn.afb.permissions import PolicyError, load_policy, parse_policy
-from afbspawn.afb.server import Listen
+from afbspawn.afb.embedded.permissions import PolicyError, load_policy, parse_policy
+from afbspawn.afb.embedded.server import Listen
 
 GRANTED = '{"jtype":"afb-reply","request":{"status":"success","code":0},"response":"granted"}'
 

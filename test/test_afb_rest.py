@@ -139,7 +139,7 @@ def test_websocket_origin_policy(origin, allow, ok):
 
 
 def test_session_store_is_bounded_and_keeps_recent_sessions():
-    from afbspawn.afb.sessions import SessionStore
+    from afbspawn.afb.embedded.sessions import SessionStore
     store = SessionStore(maximum=3)
     first = store.resolve("a")
     for name in "bcd":

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from spawnfakes import CollectFactory, FakeEvent, FakeRequest, RecordingLauncher
 
-from afbspawn.actions import CommandVerb, Query, RequestError, parse_query, parse_target
+from afbspawn.binding.actions import CommandVerb, Query, RequestError, parse_query, parse_target
 from afbspawn.afb.errors import Status
 from afbspawn.afb.host import ApiSpec, Event, Host, Reply
-from afbspawn.binding import Toolkit, api_spec
-from afbspawn.builtins import describe
+from afbspawn.binding.api import Toolkit, api_spec
+from afbspawn.binding.builtins import describe
 from afbspawn.config.argv import build_argv
 from afbspawn.config.compiler import compile_command
 from afbspawn.config.model import (
@@ -314,7 +314,7 @@ def test_exec_runs_a_compiled_command_and_refuses_bad_ones() -> None:
 
 
 def test_unknown_encoder_or_plugin_is_a_config_error() -> None:
-    from afbspawn.binding import _checked_spec
+    from afbspawn.binding.api import _checked_spec
     from afbspawn.config.errors import ConfigError
     from afbspawn.encoders.registry import find_factory
 

@@ -14,7 +14,7 @@ from spawnfakes import FakeEvent, FakeRequest
 from afbspawn.afb.errors import Status
 from afbspawn.afb.host import Event, Host, Reply
 from afbspawn.config.model import Action, Api, Metadata, Plugin
-from afbspawn.controller import ActionError, extra_verb, onload_runner
+from afbspawn.binding.controller import ActionError, extra_verb, onload_runner
 
 PLUGIN = '''
 CALLS = []

@@ -1,6 +1,6 @@
 """The host interface: what the spawn binding needs from an AFB binder.
 
-Two hosts implement it: the embedded aiohttp binder (afbspawn.afb.server) and the
+Two hosts implement it: the embedded aiohttp binder (afbspawn.afb.embedded.server) and the
 real afb-binder through afb-libpython's `libafb` (afbspawn.afb.libafb_host). The
 binding only ever talks to these types, so it runs unchanged in both.
 

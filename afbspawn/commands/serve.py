@@ -14,10 +14,10 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from afbspawn import binding
-from afbspawn.afb.monitor import NOTICE, ROOT_LOGGER
-from afbspawn.afb.permissions import load_policy
-from afbspawn.afb.server import (
+from afbspawn.binding.api import attach
+from afbspawn.afb.embedded.monitor import NOTICE, ROOT_LOGGER
+from afbspawn.afb.embedded.permissions import load_policy
+from afbspawn.afb.embedded.server import (
     DEFAULT_PORT,
     DEFAULT_WS_MAXLEN,
     BinderOptions,
@@ -126,7 +126,7 @@ async def serve(args: argparse.Namespace, verbosity: int) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     binder = EmbeddedBinder(binder_options(args))
-    await binding.attach(binder, config_paths(args), verbosity)
+    await attach(binder, config_paths(args), verbosity)
     await binder.start()
     os.environ["AFB_PORT"] = str(binder.ports[0] if binder.ports else "")
     if verbosity >= 0:

@@ -3,13 +3,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from afbspawn.config.model import Command, Sandbox
 from afbspawn.encoders.base import EncoderFactory
-
-if TYPE_CHECKING:
-    from afbspawn.tasks.task import Task
 
 DEFAULT_GRACE = 2.0  # seconds a pipe may stay open after its child was reaped
 
@@ -30,6 +27,15 @@ class Launcher(Protocol):
                *, verbose: int = 0) -> Child: ...
 
 
+class RunningTask(Protocol):
+    """A task as its command sees it (afbspawn.tasks.task.Task), without importing it."""
+
+    pid: int
+    uid: str
+
+    def signal(self, signum: int) -> None: ...
+
+
 class Publisher(Protocol):
     """The command's event (afbspawn.afb.host.Event): tasks only push to it."""
 
@@ -48,7 +54,7 @@ class CommandSite:
     encoder_opts: Mapping[str, Any]
     event: Publisher
     grace: float = DEFAULT_GRACE
-    tasks: dict[int, Task] = field(default_factory=dict)  # running tasks by pid
+    tasks: dict[int, RunningTask] = field(default_factory=dict)  # running tasks by pid
     on_idle: Callable[[], None] | None = None  # called when its last task has finished
 
     @property

@@ -20,15 +20,15 @@ from typing import Any
 
 from aiohttp import web
 
-from afbspawn.afb import codec, rest, static
-from afbspawn.afb.events import EmbeddedEvent
+from afbspawn.afb.embedded import codec, rest, static
+from afbspawn.afb.embedded.events import EmbeddedEvent
 from afbspawn.afb.host import ApiSpec, Caller, Event, Host, Reply
-from afbspawn.afb.monitor import Monitor
-from afbspawn.afb.origin import cross_site_refused
-from afbspawn.afb.permissions import Policy
-from afbspawn.afb.registry import Registry
-from afbspawn.afb.request import EmbeddedRequest
-from afbspawn.afb.sessions import (
+from afbspawn.afb.embedded.monitor import Monitor
+from afbspawn.afb.embedded.origin import cross_site_refused
+from afbspawn.afb.embedded.permissions import Policy
+from afbspawn.afb.embedded.registry import Registry
+from afbspawn.afb.embedded.request import EmbeddedRequest
+from afbspawn.afb.embedded.sessions import (
     Session,
     SessionStore,
     cookie_name,
@@ -36,7 +36,7 @@ from afbspawn.afb.sessions import (
     wanted_token,
     wanted_uuid,
 )
-from afbspawn.afb.websocket import PROTOCOL, QUEUE_BYTES, WsConnection
+from afbspawn.afb.embedded.websocket import PROTOCOL, QUEUE_BYTES, WsConnection
 
 log = logging.getLogger("afbspawn.afb")
 trace_log = logging.getLogger("afbspawn.trace")

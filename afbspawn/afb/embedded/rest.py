@@ -8,7 +8,7 @@ from urllib.parse import unquote_plus
 
 from aiohttp import web
 
-from afbspawn.afb import codec
+from afbspawn.afb.embedded import codec
 from afbspawn.afb.errors import Status
 
 HTTP_STATUS = {

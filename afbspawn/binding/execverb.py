@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from afbspawn.actions import CommandVerb, Query, RequestError
+from afbspawn.binding.actions import CommandVerb, Query, RequestError
 from afbspawn.afb.errors import Status
 from afbspawn.afb.host import Host, Request, VerbSpec
 from afbspawn.config.errors import ConfigError

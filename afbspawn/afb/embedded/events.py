@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from afbspawn.afb import codec
+from afbspawn.afb.embedded import codec
 from afbspawn.afb.host import Event
 
 log = logging.getLogger("afbspawn.afb")

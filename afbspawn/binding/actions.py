@@ -21,7 +21,7 @@ from afbspawn.tasks import (
     start_task,
 )
 
-log = logging.getLogger("afbspawn.actions")
+log = logging.getLogger("afbspawn.binding.actions")
 
 QUERY_KEYS = frozenset({"action", "args", "verbose"})
 TARGET_KEYS = frozenset({"pid", "signal"})

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from afbspawn.afb.errors import Status
 from afbspawn.afb.host import ApiSpec, Caller, VerbSpec
-from afbspawn.afb.introspection import info_verb
-from afbspawn.afb.permissions import Policy
-from afbspawn.afb.request import EmbeddedRequest
+from afbspawn.afb.embedded.introspection import info_verb
+from afbspawn.afb.embedded.permissions import Policy
+from afbspawn.afb.embedded.request import EmbeddedRequest
 
 log = logging.getLogger("afbspawn.afb")
 

@@ -13,10 +13,10 @@ from collections.abc import Callable
 
 from aiohttp import WSMsgType, web
 
-from afbspawn.afb import codec
-from afbspawn.afb.events import Listener
+from afbspawn.afb.embedded import codec
+from afbspawn.afb.embedded.events import Listener
 from afbspawn.afb.host import Caller
-from afbspawn.afb.request import EmbeddedRequest
+from afbspawn.afb.embedded.request import EmbeddedRequest
 
 log = logging.getLogger("afbspawn.afb")
 

@@ -18,7 +18,7 @@ from afbspawn.afb.errors import Status
 from afbspawn.afb.host import Host, Request, VerbSpec
 from afbspawn.config.model import Action, Api
 
-log = logging.getLogger("afbspawn.controller")
+log = logging.getLogger("afbspawn.binding.controller")
 
 
 class ActionError(Exception):

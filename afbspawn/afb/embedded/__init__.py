@@ -1,0 +1,1 @@
+"""The embedded binder: a pure-Python AFB binder (asyncio + aiohttp), the default host."""

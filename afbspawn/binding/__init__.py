@@ -1,0 +1,1 @@
+"""The spawn binding: APIs and verbs built from the compiled config, on any host."""
