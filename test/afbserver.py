@@ -6,8 +6,8 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
-from afbspawn.afb.host import ApiSpec, Request, VerbSpec
 from afbspawn.afb.embedded.server import BinderOptions, EmbeddedBinder, Listen
+from afbspawn.afb.host import ApiSpec, Request, VerbSpec
 
 T = TypeVar("T")
 SECRET = "urn:test:secret"

@@ -9,14 +9,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from afbspawn.afb.host import Caller, Event, Request
 from afbspawn.config.model import Sandbox
-from afbspawn.sandbox import Child, SandboxPlan, compile_plan
 from afbspawn.encoders.base import (
     Encoder,
     EncoderFactory,
@@ -24,6 +22,7 @@ from afbspawn.encoders.base import (
     Stream,
     TaskContext,
 )
+from afbspawn.sandbox import Child, SandboxPlan, compile_plan
 
 
 class FakeEvent(Event):

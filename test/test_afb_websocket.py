@@ -169,8 +169,13 @@ def test_tracereq_logs_requests_replies_and_events(caplog):
 
 
 def test_on_ready_runs_before_serving_and_may_call_verbs():
+    from afbspawn.afb.embedded.server import (
+        BinderOptions,
+        EmbeddedBinder,
+        Listen,
+        StartupError,
+    )
     from afbspawn.afb.host import ApiSpec
-    from afbspawn.afb.embedded.server import BinderOptions, EmbeddedBinder, Listen, StartupError
 
     async def scenario():
         binder = EmbeddedBinder(BinderOptions(listen=[Listen(port=0)]))

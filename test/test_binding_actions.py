@@ -12,9 +12,15 @@ from typing import Any
 import pytest
 from spawnfakes import CollectFactory, FakeEvent, FakeRequest, RecordingLauncher
 
-from afbspawn.binding.actions import CommandVerb, Query, RequestError, parse_query, parse_target
 from afbspawn.afb.errors import Status
 from afbspawn.afb.host import ApiSpec, Event, Host, Reply
+from afbspawn.binding.actions import (
+    CommandVerb,
+    Query,
+    RequestError,
+    parse_query,
+    parse_target,
+)
 from afbspawn.binding.api import Toolkit, api_spec
 from afbspawn.binding.builtins import describe
 from afbspawn.config.argv import build_argv

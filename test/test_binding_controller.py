@@ -13,8 +13,8 @@ from spawnfakes import FakeEvent, FakeRequest
 
 from afbspawn.afb.errors import Status
 from afbspawn.afb.host import Event, Host, Reply
-from afbspawn.config.model import Action, Api, Metadata, Plugin
 from afbspawn.binding.controller import ActionError, extra_verb, onload_runner
+from afbspawn.config.model import Action, Api, Metadata, Plugin
 
 PLUGIN = '''
 CALLS = []

@@ -9,8 +9,9 @@ Everything here is called from the host's asyncio event loop thread.
 from __future__ import annotations
 
 import abc
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any
 
 
 class Event(abc.ABC):

@@ -10,13 +10,13 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from afbspawn.binding.actions import ArgvBuilder, CommandVerb
 from afbspawn.afb.host import ApiSpec, Event, Host, VerbSpec
+from afbspawn.binding.actions import ArgvBuilder, CommandVerb
 from afbspawn.binding.builtins import info_verb, ping
-from afbspawn.config.model import Api, Command, EncoderSpec, Plugin, Sandbox
 from afbspawn.binding.controller import ActionError, extra_verb, onload_runner
-from afbspawn.encoders.base import EncoderFactory
 from afbspawn.binding.execverb import CommandCompiler, ExecVerb, exec_verb_spec
+from afbspawn.config.model import Api, Command, EncoderSpec, Plugin, Sandbox
+from afbspawn.encoders.base import EncoderFactory
 from afbspawn.tasks import DEFAULT_GRACE, CommandSite
 from afbspawn.tasks.site import Launcher
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from afbspawn.binding.actions import CommandVerb, Query, RequestError
 from afbspawn.afb.errors import Status
 from afbspawn.afb.host import Host, Request, VerbSpec
+from afbspawn.binding.actions import CommandVerb, Query, RequestError
 from afbspawn.config.errors import ConfigError
 from afbspawn.config.model import Api, Command, Sandbox
 from afbspawn.tasks import CommandSite

@@ -14,7 +14,6 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from afbspawn.binding.api import attach
 from afbspawn.afb.embedded.monitor import NOTICE, ROOT_LOGGER
 from afbspawn.afb.embedded.permissions import load_policy
 from afbspawn.afb.embedded.server import (
@@ -26,6 +25,7 @@ from afbspawn.afb.embedded.server import (
     StartupError,
     configure_trace,
 )
+from afbspawn.binding.api import attach
 
 log = logging.getLogger("afbspawn")
 VERBOSITY = {-2: logging.CRITICAL, -1: logging.ERROR, 0: logging.WARNING, 1: NOTICE, 2: logging.INFO, 3: logging.DEBUG}

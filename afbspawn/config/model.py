@@ -8,8 +8,9 @@ Commands). Names are resolved (uids, gids, capability numbers, signal numbers),
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 
 class MountMode(enum.Enum):

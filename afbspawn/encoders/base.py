@@ -8,8 +8,9 @@ a synchronous encoder's `end` result is merged into the final reply instead.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Literal, Mapping, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 Stream = Literal["stdout", "stderr"]
 

@@ -5,12 +5,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from afbspawn.afb.errors import Status
 from afbspawn.afb.embedded.events import EmbeddedEvent
-from afbspawn.afb.host import ApiSpec, Request, VerbSpec
 from afbspawn.afb.embedded.introspection import openapi
 from afbspawn.afb.embedded.registry import Registry
 from afbspawn.afb.embedded.sessions import SessionStore
+from afbspawn.afb.errors import Status
+from afbspawn.afb.host import ApiSpec, Request, VerbSpec
 
 NOTICE = 25
 logging.addLevelName(NOTICE, "NOTICE")

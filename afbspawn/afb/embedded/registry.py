@@ -7,11 +7,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from afbspawn.afb.errors import Status
-from afbspawn.afb.host import ApiSpec, Caller, VerbSpec
 from afbspawn.afb.embedded.introspection import info_verb
 from afbspawn.afb.embedded.permissions import Policy
 from afbspawn.afb.embedded.request import EmbeddedRequest
+from afbspawn.afb.errors import Status
+from afbspawn.afb.host import ApiSpec, Caller, VerbSpec
 
 log = logging.getLogger("afbspawn.afb")
 

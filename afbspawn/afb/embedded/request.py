@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from afbspawn.afb.errors import Status
 from afbspawn.afb.embedded.events import EmbeddedEvent, Listener
+from afbspawn.afb.errors import Status
 from afbspawn.afb.host import Caller, Event, Request
 
 log = logging.getLogger("afbspawn.afb")

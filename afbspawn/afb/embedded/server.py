@@ -22,7 +22,6 @@ from aiohttp import web
 
 from afbspawn.afb.embedded import codec, rest, static
 from afbspawn.afb.embedded.events import EmbeddedEvent
-from afbspawn.afb.host import ApiSpec, Caller, Event, Host, Reply
 from afbspawn.afb.embedded.monitor import Monitor
 from afbspawn.afb.embedded.origin import cross_site_refused
 from afbspawn.afb.embedded.permissions import Policy
@@ -37,6 +36,7 @@ from afbspawn.afb.embedded.sessions import (
     wanted_uuid,
 )
 from afbspawn.afb.embedded.websocket import PROTOCOL, QUEUE_BYTES, WsConnection
+from afbspawn.afb.host import ApiSpec, Caller, Event, Host, Reply
 
 log = logging.getLogger("afbspawn.afb")
 trace_log = logging.getLogger("afbspawn.trace")

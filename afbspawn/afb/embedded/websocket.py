@@ -15,8 +15,8 @@ from aiohttp import WSMsgType, web
 
 from afbspawn.afb.embedded import codec
 from afbspawn.afb.embedded.events import Listener
-from afbspawn.afb.host import Caller
 from afbspawn.afb.embedded.request import EmbeddedRequest
+from afbspawn.afb.host import Caller
 
 log = logging.getLogger("afbspawn.afb")
 
