@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,7 @@ class FakeEvent(Event):
         self._name = name
         self.pushed: list[Any] = []
         self.listeners: set[int] = set()
+        self.received: dict[Any, list[Any]] = {}
 
     @property
     def name(self) -> str:
@@ -39,14 +40,22 @@ class FakeEvent(Event):
         self.pushed.append(data)
         return len(self.listeners)
 
+    def push_to(self, data: Any, listeners: Iterable[Any]) -> int:
+        """Recorded per client: `received[client]` is what that client got, in order."""
+        targets = set(listeners)
+        self.pushed.append(data)
+        for client in targets:
+            self.received.setdefault(client, []).append(data)
+        return len(targets)
+
     def close(self) -> None:
         self.listeners.clear()
 
 
 class FakeRequest(Request):
-    def __init__(self, args: Any = None, client: int = 1) -> None:
+    def __init__(self, args: Any = None, client: int | None = 1, session: str = "s") -> None:
         self.api, self.verb, self.args = "api", "verb", args
-        self.caller = Caller(session="s")
+        self.caller = Caller(session=session)
         self.client = client
         self.replies: list[tuple[int, Any, str | None]] = []
         self.done = asyncio.get_running_loop().create_future()
@@ -68,6 +77,10 @@ class FakeRequest(Request):
         assert isinstance(event, FakeEvent)
         event.listeners.discard(self.client)
 
+    def listener(self, event: Event) -> Any:
+        """The client number stands for its connection (None: a REST caller)."""
+        return self.client
+
 
 @dataclass
 class RecordingLauncher:
@@ -77,8 +90,8 @@ class RecordingLauncher:
     launched: list[Child] = field(default_factory=list)
 
     def launch(self, cmdpath: str, argv: Sequence[str], stdout_fd: int, stderr_fd: int,
-               *, verbose: int = 0) -> Child:
-        child = self.plan.launch(cmdpath, argv, stdout_fd, stderr_fd, verbose=verbose)
+               *, verbose: int = 0, stdin_fd: int | None = None, env: Mapping[str, str] | None = None) -> Child:
+        child = self.plan.launch(cmdpath, argv, stdout_fd, stderr_fd, verbose=verbose, stdin_fd=stdin_fd, env=env)
         self.launched.append(child)
         return child
 

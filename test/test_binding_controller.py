@@ -12,7 +12,7 @@ import pytest
 from spawnfakes import FakeEvent, FakeRequest
 
 from afbspawn.afb.errors import Status
-from afbspawn.afb.host import Event, Host, Reply
+from afbspawn.afb.host import ApiSpec, Event, Host, Reply
 from afbspawn.binding.controller import ActionError, extra_verb, onload_runner
 from afbspawn.config.model import Action, Api, Metadata, Plugin
 
@@ -38,6 +38,9 @@ class CallingHost(Host):
 
     def new_event(self, api: str, name: str) -> Event:
         return FakeEvent(name)
+
+    def update_api(self, spec: ApiSpec) -> None:
+        raise AssertionError("no reload here")
 
     async def call(self, api: str, verb: str, args: Any = None) -> Reply:
         self.calls.append((api, verb, args))

@@ -16,6 +16,7 @@ from spawnfakes import CollectFactory, FakeEvent, RecordingLauncher
 
 from afbspawn.config.model import Command, Sandbox
 from afbspawn.tasks import CommandSite, start_task
+from afbspawn.tasks.record import Requester
 
 SH = "/bin/sh"
 
@@ -31,7 +32,7 @@ def make_site(script: str, *, synchronous: bool = False, timeout: int | None = N
 
 async def run_async(site: CommandSite) -> list[Any]:
     """Start the site's script and wait for its final event; returns every push."""
-    task = start_task(site, ["cmd", "-c", site.script])  # type: ignore[attr-defined]
+    task = start_task(site, ["cmd", "-c", site.script], requester=Requester("s", 1))  # type: ignore[attr-defined]
     event = site.event
     assert isinstance(event, FakeEvent)
     while not any(p.get("type") == "final-event" for p in event.pushed):

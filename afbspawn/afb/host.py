@@ -9,9 +9,23 @@ Everything here is called from the host's asyncio event loop thread.
 from __future__ import annotations
 
 import abc
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+
+class Listener(abc.ABC):
+    """One client connection that events can reach, as a handle the binding may keep.
+
+    The spawn binding keeps per-task sets of these (the starter, explicit subscribers) and
+    sends a task's events to exactly that set with `Event.push_to`: output reaches only whom
+    it belongs to, and one client in several sets still gets each event once.
+    """
+
+    @property
+    @abc.abstractmethod
+    def alive(self) -> bool:
+        """False once the connection is gone (the handle may then be forgotten)."""
 
 
 class Event(abc.ABC):
@@ -25,6 +39,11 @@ class Event(abc.ABC):
     @abc.abstractmethod
     def push(self, data: Any) -> int:
         """Send `data` to the subscribers (serialised once); returns how many got it."""
+
+    @abc.abstractmethod
+    def push_to(self, data: Any, listeners: Iterable[Listener]) -> int:
+        """Send `data` as this event to exactly `listeners` (each once, serialised once),
+        subscribed or not; returns how many got it."""
 
     @abc.abstractmethod
     def close(self) -> None:
@@ -66,6 +85,11 @@ class Request(abc.ABC):
     @abc.abstractmethod
     def unsubscribe(self, event: Event) -> None:
         """Stop `event` reaching the calling client."""
+
+    @abc.abstractmethod
+    def listener(self, event: Event) -> Listener | None:
+        """A handle through which `event.push_to` reaches the calling client later; None when
+        the caller cannot receive events (REST, internal calls). Same client, equal handles."""
 
 
 VerbHandler = Callable[[Request], "Awaitable[None] | None"]
@@ -119,3 +143,8 @@ class Host(abc.ABC):
     @abc.abstractmethod
     async def call(self, api: str, verb: str, args: Any = None) -> Reply:
         """Call a verb of this binder from the inside (e.g. `api://` onload actions)."""
+
+    @abc.abstractmethod
+    def update_api(self, spec: ApiSpec) -> None:
+        """Live reload: the registered API `spec.name` now has exactly `spec`'s verbs and info
+        (new ones appear, missing ones go); calls already dispatched are unaffected."""

@@ -1,12 +1,13 @@
-"""The builtin verbs every spawn API has: `ping` and `info` (spec §10.1-10.2)."""
+"""The builtin verbs every spawn API has: `ping`, `info` (spec §10.1-10.2) and `tasks` (new)."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from afbspawn.afb.errors import Status
 from afbspawn.afb.host import Request
+from afbspawn.binding.actions import CommandVerb
 from afbspawn.config.model import Api, Command
 
 _pongs = itertools.count(1)  # process-wide, shared by every API (as the C binding)
@@ -53,3 +54,14 @@ def info_verb(api: Api) -> Callable[[Request], None]:
         request.reply(Status.SUCCESS, reply)
 
     return info
+
+
+def tasks_verb(verbs: Callable[[], Sequence[CommandVerb]]) -> Callable[[Request], None]:
+    """`tasks`: the caller's own tasks of every command, by verb (this verb is open: whether the
+    caller holds a command's privilege is not known here; that command's `list` shows all)."""
+
+    def tasks(request: Request) -> None:
+        viewer = request.caller.session
+        request.reply(Status.SUCCESS, {verb.verb: verb.entries(viewer, everyone=False) for verb in verbs()})
+
+    return tasks

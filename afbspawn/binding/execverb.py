@@ -12,7 +12,8 @@ from typing import Any
 
 from afbspawn.afb.errors import Status
 from afbspawn.afb.host import Host, Request, VerbSpec
-from afbspawn.binding.actions import CommandVerb, Query, RequestError
+from afbspawn.binding.actions import CommandVerb
+from afbspawn.binding.queries import Query, RequestError
 from afbspawn.config.errors import ConfigError
 from afbspawn.config.model import Api, Command, Sandbox
 from afbspawn.tasks import CommandSite
@@ -56,7 +57,7 @@ class ExecVerb:
         verb = self.live.get(command.verb)
         if verb is None:
             verb = self._new_verb(sandbox, command)
-        elif verb.site.command != command:
+        elif verb.site is None or verb.site.command != command:
             raise RequestError(Status.BAD_STATE, f"another command named '{command.verb}' is running: "
                                                  "give this one another uid")
         verbose = query.get("verbose") if isinstance(query.get("verbose"), int) else None

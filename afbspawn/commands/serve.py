@@ -57,7 +57,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--permissions", metavar="FILE", help="permission policy (YAML or JSON)")
     p.add_argument("--ws-maxlen", type=int, default=DEFAULT_WS_MAXLEN, metavar="BYTES",
                    help=f"maximum WebSocket frame (default {DEFAULT_WS_MAXLEN}; smaller values ignored)")
+    p.add_argument("--max-tasks", type=_positive, default=None, metavar="N",
+                   help="at most N tasks run at once in the whole binder (default: no limit)")
     return p
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
 
 
 def config_paths(args: argparse.Namespace) -> list[str]:
@@ -125,8 +134,19 @@ async def serve(args: argparse.Namespace, verbosity: int) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    reloads: set[asyncio.Future[object]] = set()  # SIGHUP reloads in progress
+    binding = None
+
+    def on_hangup() -> None:
+        """SIGHUP: reload the configs (ignored until they are loaded; never kills the binder)."""
+        if binding is not None:
+            task = asyncio.ensure_future(binding.try_reload())
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+    loop.add_signal_handler(signal.SIGHUP, on_hangup)
     binder = EmbeddedBinder(binder_options(args))
-    await attach(binder, config_paths(args), verbosity)
+    # spawn-admin/reload needs a permission only a policy can grant: it exists with --permissions
+    binding = await attach(binder, config_paths(args), verbosity, args.max_tasks, admin=bool(args.permissions))
     await binder.start()
     os.environ["AFB_PORT"] = str(binder.ports[0] if binder.ports else "")
     if verbosity >= 0:

@@ -12,7 +12,7 @@ from typing import Any
 
 import jsonschema
 
-from afbspawn.config import model
+from afbspawn.config import model, taskkeys
 from afbspawn.config.argsschema import check_args_schema
 from afbspawn.config.collector import Collector, Path, alias, items
 from afbspawn.config.errors import pointer
@@ -21,7 +21,7 @@ from afbspawn.config.templates import TemplateError, parse_template
 from afbspawn.config.validation import SchemaFaults, validate
 from afbspawn.config.variables import Expander, ExpansionError
 
-BUILTIN_VERBS = ("ping", "info", "exec")
+BUILTIN_VERBS = ("ping", "info", "exec", "tasks")
 
 
 def compile_api(doc: dict[str, Any], problems: Collector, environ: Mapping[str, str], privileged: bool,
@@ -103,7 +103,7 @@ def _sandbox(node: dict[str, Any], path: Path, multiple: bool, problems: Collect
         verbose=node.get("verbose", 0), timeout=acls.get("timeout") or None, identity=identity,
         environment=compiler.environment(), caps=compiler.capabilities(), cgroups=compiler.cgroups(),
         seccomp=compiler.seccomp(), namespace=compiler.namespace(), rlimits=compiler.rlimits(),
-        allow_exec=bool(node.get("exec-verb", False)),
+        allow_exec=bool(node.get("exec-verb", False)), grace=node.get("grace"),
     )
 
 
@@ -122,6 +122,9 @@ def _command(node: dict[str, Any], path: Path, sandbox: model.Sandbox, problems:
     encoder = _encoder(node.get("encoder", "text"))
     sample = alias(node, ("sample", "samples"), path, problems)
     single = alias(node, ("single", "once"), path, problems)
+    limit = taskkeys.maxtasks(node, bool(single), path, problems)
+    stop = taskkeys.stop_signal(node, path, problems)
+    env = taskkeys.env_rules(node.get("env"), path, problems)
     if cmdpath is None or args is None:
         return None
     return model.Command(
@@ -129,7 +132,9 @@ def _command(node: dict[str, Any], path: Path, sandbox: model.Sandbox, problems:
         info=node.get("info"), usage=node.get("usage"), sample=sample,
         privilege=node.get("privilege", sandbox.privilege), timeout=node.get("timeout") or sandbox.timeout,
         verbose=node.get("verbose", sandbox.verbose), single=bool(single), encoder=encoder,
-        args_schema=args_schema,
+        args_schema=args_schema, history=taskkeys.history(node.get("history")), stdin=bool(node.get("stdin")),
+        maxtasks=limit, queue=node.get("queue", 0), stop=stop, grace=node.get("grace", sandbox.grace),
+        env=env,
     )
 
 

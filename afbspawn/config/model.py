@@ -161,6 +161,7 @@ class Sandbox:
     namespace: Namespace | None = None
     rlimits: tuple[Rlimit, ...] = ()
     allow_exec: bool = False  # new key `exec-verb`: enables the builtin exec verb
+    grace: float | None = None  # new: default of its commands' `grace`
 
 
 @dataclass(frozen=True)
@@ -193,6 +194,23 @@ class ArgTemplate:
 
 
 @dataclass(frozen=True)
+class History:
+    """New key `history`: what a task keeps for replay, and how many finished tasks `list` shows."""
+
+    lines: int = 100  # output events kept per task
+    bytes: int = 65536  # output text kept per task
+    tasks: int = 10  # finished tasks kept per command
+
+
+@dataclass(frozen=True)
+class EnvRule:
+    """New key `env`: one variable a request may set, its value matching `pattern` in full."""
+
+    name: str
+    pattern: str | None = None  # None: any value (bounded length, no NUL)
+
+
+@dataclass(frozen=True)
 class Command:
     uid: str
     verb: str  # full verb name: "[prefix/]uid"
@@ -207,6 +225,13 @@ class Command:
     single: bool = False
     encoder: EncoderSpec = field(default_factory=lambda: EncoderSpec("text"))
     args_schema: Mapping[str, Any] | None = None  # JSON Schema of the query args (new)
+    history: History = field(default_factory=History)
+    stdin: bool = False  # new: a pipe instead of /dev/null, fed by the write/close actions
+    maxtasks: int | None = None  # new: running tasks at most (single/once: 1); None = no limit
+    queue: int = 0  # new: starts over maxtasks that may wait for a slot
+    stop: int | None = None  # new: stop signal; None = the C's (SIGINT on stop, SIGKILL on timeout)
+    grace: float | None = None  # new: seconds from the stop signal to SIGKILL; command's, else sandbox's
+    env: tuple[EnvRule, ...] = ()  # new: per-request environment whitelist
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ and each launch into one call that returns a pid and a pidfd or a LaunchError.""
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,13 +149,18 @@ def describe_failure(native: NativePlan, step: int, index: int) -> tuple[str, st
 
 
 def native_launch(native: NativePlan, cmdpath: str, argv: Sequence[str], stdout_fd: int, stderr_fd: int,
-                  cgroup_fd: int = -1, rlimit_names: Sequence[str] = ()) -> tuple[int, int]:
-    """Runs the child's steps and execve; (pid, pidfd) or LaunchError naming the failed step."""
+                  cgroup_fd: int = -1, rlimit_names: Sequence[str] = (), *, stdin_fd: int | None = None,
+                  environment: Mapping[str, str] | None = None) -> tuple[int, int]:
+    """Runs the child's steps and execve; (pid, pidfd) or LaunchError naming the failed step.
+
+    stdin is /dev/null unless `stdin_fd` is given; `environment` replaces the plan's own.
+    """
     keep: list[Any] = []
     c_argv = string_array(keep, list(argv))
+    envp = native.envp if environment is None else string_array(keep, [f"{k}={v}" for k, v in environment.items()])
     result = ffi.new("struct afbs_result *")
-    rc = lib.afbs_launch(native.plan, _cstring(keep, cmdpath), c_argv, native.envp, devnull_fd(),
-                         stdout_fd, stderr_fd, cgroup_fd, result)
+    rc = lib.afbs_launch(native.plan, _cstring(keep, cmdpath), c_argv, envp,
+                         devnull_fd() if stdin_fd is None else stdin_fd, stdout_fd, stderr_fd, cgroup_fd, result)
     if rc == 0:
         return result.pid, result.pidfd
     step, detail = describe_failure(native, result.step, result.index)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,15 +72,20 @@ class SandboxPlan:
     native: NativePlan
 
     def launch(self, cmdpath: str, argv: Sequence[str], stdout_fd: int, stderr_fd: int,
-               *, verbose: int = 0) -> Child:
-        """One launch: raises LaunchError naming the step that failed; argv[0] is the command uid."""
+               *, verbose: int = 0, stdin_fd: int | None = None, env: Mapping[str, str] | None = None) -> Child:
+        """One launch: raises LaunchError naming the step that failed; argv[0] is the command uid.
+
+        `stdin_fd` replaces /dev/null (commands declaring stdin); `env` adds to the sandbox's
+        environment (a request's whitelisted variables, already checked by the binding).
+        """
         if verbose >= 3:
             line = f"child({self.sandbox.uid})=> {bwrap_line(self.bwrap_command(cmdpath, argv))}\n"
             os.write(stderr_fd, line.encode())
         leaf, cgroup_fd = self.cgroup.create_leaf() if self.cgroup else (None, -1)
         try:
             pid, pidfd = native_launch(self.native, cmdpath, argv, stdout_fd, stderr_fd, cgroup_fd,
-                                       [r.name for r in self.rlimits])
+                                       [r.name for r in self.rlimits], stdin_fd=stdin_fd,
+                                       environment={**self.environment, **env} if env else None)
         except LaunchError:
             if leaf is not None:
                 remove_leaf(leaf)

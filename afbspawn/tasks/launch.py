@@ -3,40 +3,48 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from afbspawn.encoders.base import TaskContext
 from afbspawn.tasks.expand import task_expander
+from afbspawn.tasks.output import TaskOutput
 from afbspawn.tasks.reaper import reap_now
+from afbspawn.tasks.record import Requester
 from afbspawn.tasks.site import CommandSite
 from afbspawn.tasks.task import FinalCallback, Task
 
 
 def start_task(site: CommandSite, argv: Sequence[str], *, verbose: int = 0,
-               on_final: FinalCallback | None = None) -> Task:
+               on_final: FinalCallback | None = None, requester: Requester | None = None,
+               env: Mapping[str, str] | None = None) -> Task:
     """Launch `argv` in the command's sandbox and return its running Task.
 
+    Its events reach the requester's connection and the command's subscribers only.
     Errors of the launcher (afbspawn.sandbox.LaunchError) and of the encoder (OSError,
     e.g. a log file that cannot be opened) propagate after everything was cleaned up:
     no fd, no process and no zombie is left behind.
     """
+    requester = requester or Requester("internal")
     out_r, out_w = os.pipe2(os.O_CLOEXEC)
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    in_r, in_w = os.pipe2(os.O_CLOEXEC) if site.command.stdin else (None, None)
     try:
-        child = site.launcher.launch(site.command.cmdpath, argv, out_w, err_w, verbose=verbose)
+        child = site.launcher.launch(site.command.cmdpath, argv, out_w, err_w, verbose=verbose,
+                                     stdin_fd=in_r, env=env)
     except BaseException:
-        os.close(out_r)
-        os.close(err_r)
+        _close(out_r, err_r, in_w)
         raise
     finally:
-        os.close(out_w)
-        os.close(err_w)
+        _close(out_w, err_w, in_r)
+    listeners = set(site.subscribers)
+    if requester.listener is not None:
+        listeners.add(requester.listener)
+    output = TaskOutput(site.event, site.command.history, listeners)
     try:
-        encoder = site.encoder.create(site.encoder_opts, _Sink(site, child.pid), _context(site, child.pid))
+        encoder = site.encoder.create(site.encoder_opts, _Sink(output, child.pid), _context(site, child.pid))
     except BaseException:
-        os.close(out_r)
-        os.close(err_r)
+        _close(out_r, err_r, in_w)
         try:
             os.killpg(child.pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -44,20 +52,26 @@ def start_task(site: CommandSite, argv: Sequence[str], *, verbose: int = 0,
         reap_now(child.pidfd)
         child.release()
         raise
-    return Task(site, child, encoder, out_r, err_r, on_final, verbose)
+    return Task(site, child, encoder, out_r, err_r, on_final, verbose, output, requester, in_w)
+
+
+def _close(*fds: int | None) -> None:
+    for fd in fds:
+        if fd is not None:
+            os.close(fd)
 
 
 class _Sink:
-    """Turns an encoder's fields into the command's data event `{"type":"data","pid":N,...}`."""
+    """Turns an encoder's fields into the task's data event `{"type":"data","pid":N,...}`."""
 
-    def __init__(self, site: CommandSite, pid: int) -> None:
-        self._event = site.event
+    def __init__(self, output: TaskOutput, pid: int) -> None:
+        self._output = output
         self._pid = pid
 
     def push(self, fields: dict[str, Any]) -> None:
         data: dict[str, Any] = {"type": "data", "pid": self._pid}
         data.update(fields)
-        self._event.push(data)
+        self._output.publish(data)
 
 
 def _context(site: CommandSite, pid: int) -> TaskContext:

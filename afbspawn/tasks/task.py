@@ -5,6 +5,10 @@ file AND the child was reaped — the C binding reaped on the first hang-up and 
 other pipe's tail. A grandchild keeping a pipe open cannot hang the task: `grace` seconds
 after the reap its process group is killed, what is buffered is read, and the result is
 flagged `"truncated": true`.
+
+Stop is graceful: the command's stop signal (the C's SIGINT by default), then SIGKILL of the
+whole task `grace` seconds later; a timeout does the same (SIGKILL at once unless the command
+names a `stop` signal, as the C). The final status says why: `"info": "stop" | "timeout"`.
 """
 from __future__ import annotations
 
@@ -12,14 +16,18 @@ import asyncio
 import logging
 import os
 import signal
+import time
 from collections.abc import Callable
 from typing import Any
 
 from afbspawn.encoders.base import Encoder, Stream
+from afbspawn.tasks.output import TaskOutput
 from afbspawn.tasks.pipes import PipeReader
 from afbspawn.tasks.reaper import ExitWatch
+from afbspawn.tasks.record import Requester, TaskRecord
 from afbspawn.tasks.site import Child, CommandSite
-from afbspawn.tasks.status import exit_status
+from afbspawn.tasks.status import DEFAULT_STOP_SIGNAL, exit_status
+from afbspawn.tasks.stdin import StdinWriter
 
 log = logging.getLogger("afbspawn.tasks")
 
@@ -30,25 +38,30 @@ class Task:
     """Lifecycle of one launched child; created by `afbspawn.tasks.launch.start_task`."""
 
     def __init__(self, site: CommandSite, child: Child, encoder: Encoder, stdout_fd: int,
-                 stderr_fd: int, on_final: FinalCallback | None, verbose: int) -> None:
+                 stderr_fd: int, on_final: FinalCallback | None, verbose: int, output: TaskOutput,
+                 requester: Requester, stdin_fd: int | None = None) -> None:
         self.site = site
         self.child = child
         self.pid = child.pid
         self.uid = f"{site.sandbox.uid}/{site.command.uid}@{child.pid}"
         self.verbose = verbose
+        self.output = output
+        self.record = TaskRecord(self.uid, self.pid, requester)
         self._encoder = encoder
         self._on_final = on_final  # sync encoders: the reply; None: the final event
         self._status: dict[str, Any] | None = None
-        self._expired = False
+        self._reason: str | None = None  # "stop" | "timeout": why the task was ended
         self._truncated = False
         self._done = False
         self._encoder_failed = False
         loop = asyncio.get_running_loop()
+        self.stdin = StdinWriter(loop, stdin_fd) if stdin_fd is not None else None
         self._pipes = [self._reader(loop, stdout_fd, "stdout"), self._reader(loop, stderr_fd, "stderr")]
         self._watch = ExitWatch(loop, child.pidfd, self._reaped)
         timeout = site.command.timeout or site.sandbox.timeout
         self._timer: asyncio.TimerHandle | None = loop.call_later(timeout, self._expire) if timeout else None
-        site.tasks[self.pid] = self
+        self._kill_timer: asyncio.TimerHandle | None = None
+        site.task_started(self)
         if verbose >= 1:
             log.info("[taskid-created] uid='%s' pid=%d", self.uid, self.pid)
 
@@ -81,19 +94,42 @@ class Task:
         except ProcessLookupError:
             pass  # the group is already empty; the pipes/reaper finish the task
 
+    def stop(self) -> None:
+        """Graceful stop: the command's stop signal now, SIGKILL of the whole task after grace."""
+        if self._status is not None:
+            return
+        self._reason = self._reason or "stop"
+        self.signal(self.site.command.stop or DEFAULT_STOP_SIGNAL)
+        self._arm_kill()
+
     def _expire(self) -> None:
         self._timer = None
-        self._expired = True
+        self._reason = "timeout"
         log.info("Terminating task uid=%s (timeout)", self.uid)
+        if self.site.command.stop is None:
+            self.signal(signal.SIGKILL)  # the C binding's timeout
+        else:
+            self.signal(self.site.command.stop)
+            self._arm_kill()
+
+    def _arm_kill(self) -> None:
+        if self._kill_timer is None:
+            self._kill_timer = asyncio.get_running_loop().call_later(self.site.task_grace, self._kill)
+
+    def _kill(self) -> None:
+        self._kill_timer = None
         self.signal(signal.SIGKILL)
 
     def _reaped(self, info: os.waitid_result | None) -> None:
         self._status = exit_status(info)
-        if self._expired and "signal" in self._status:
-            self._status["info"] = "timeout"
+        if self._reason is not None and "signal" in self._status:
+            self._status["info"] = self._reason
         self._cancel_timer()
+        if self._kill_timer is not None:
+            self._kill_timer.cancel()
+            self._kill_timer = None
         if any(p.open for p in self._pipes):
-            self._timer = asyncio.get_running_loop().call_later(self.site.grace, self._abandon_pipes)
+            self._timer = asyncio.get_running_loop().call_later(self.site.task_grace, self._abandon_pipes)
         self._maybe_finish()
 
     def _abandon_pipes(self) -> None:
@@ -120,12 +156,14 @@ class Task:
         finally:
             self._encoder.close()
             self.child.release()
-            del self.site.tasks[self.pid]
-        self._deliver(fields)
-        if not self.site.tasks and self.site.on_idle is not None:
-            self.site.on_idle()
+            if self.stdin is not None:
+                self.stdin.abandon()
+        result = self._deliver(fields)
+        self.record.state, self.record.ended = "finished", time.time()
+        self.record.status, self.record.stats = self._status, result.get("stats")
+        self.site.task_ended(self)
 
-    def _deliver(self, fields: dict[str, Any]) -> None:
+    def _deliver(self, fields: dict[str, Any]) -> dict[str, Any]:
         assert self._status is not None
         if self._on_final is not None:
             result = self.site.identity(self.pid)
@@ -140,7 +178,8 @@ class Task:
         if self._on_final is not None:
             self._on_final(result)
         else:
-            self.site.event.push(result)
+            self.output.publish(result)
+        return result
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:

@@ -8,20 +8,25 @@ from __future__ import annotations
 
 import abc
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from afbspawn.afb import host
 from afbspawn.afb.embedded import codec
 from afbspawn.afb.host import Event
 
 log = logging.getLogger("afbspawn.afb")
 
 
-class Listener(abc.ABC):
+class Listener(host.Listener):
     """A client connection that events can reach."""
 
     def __init__(self) -> None:
         self.events: set[EmbeddedEvent] = set()
+
+    @property
+    def alive(self) -> bool:
+        return True
 
     @abc.abstractmethod
     def send(self, frame: bytes) -> bool:
@@ -60,6 +65,15 @@ class EmbeddedEvent(Event):
         if self._trace:
             self._trace(f"event {self._name} -> {len(self._listeners)} listener(s): {frame.decode('utf-8')}")
         return sum(1 for listener in list(self._listeners) if listener.send(frame))
+
+    def push_to(self, data: Any, listeners: Iterable[host.Listener]) -> int:
+        targets = [listener for listener in set(listeners) if isinstance(listener, Listener)]
+        if self._closed or not targets:
+            return 0
+        frame = codec.to_wire(codec.event_frame(self._name, data))
+        if self._trace:
+            self._trace(f"event {self._name} -> {len(targets)} listener(s): {frame.decode('utf-8')}")
+        return sum(1 for listener in targets if listener.send(frame))
 
     def close(self) -> None:
         self._closed = True

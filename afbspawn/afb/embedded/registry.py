@@ -35,6 +35,15 @@ class Registry:
             raise ValueError(f"invalid API name {spec.name!r}")
         if spec.name in self.apis:
             raise ValueError(f"API {spec.name!r} already exists")
+        self.apis[spec.name] = self._registered(spec)
+
+    def replace(self, spec: ApiSpec) -> None:
+        """Live reload: the API keeps its name, its verbs become `spec`'s (KeyError if unknown)."""
+        if spec.name not in self.apis:
+            raise KeyError(spec.name)
+        self.apis[spec.name] = self._registered(spec)
+
+    def _registered(self, spec: ApiSpec) -> RegisteredApi:
         verbs: dict[str, VerbSpec] = {}
         for verb in spec.verbs:
             if verb.name in verbs:
@@ -45,7 +54,7 @@ class Registry:
                             " (--permissions FILE with e.g. 'tokens: {YOUR-TOKEN: [%s]}', see docs/binder.md)",
                             spec.name, verb.name, verb.permission, verb.permission)
         verbs.setdefault("info", info_verb(spec))
-        self.apis[spec.name] = RegisteredApi(spec, verbs)
+        return RegisteredApi(spec, verbs)
 
     def allowed(self, caller: Caller, permission: str | None, internal: bool) -> bool:
         """Open verbs are open; internal calls act as the binder itself (granted)."""

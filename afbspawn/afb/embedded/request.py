@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from afbspawn.afb import host
 from afbspawn.afb.embedded.events import EmbeddedEvent, Listener
 from afbspawn.afb.errors import Status
 from afbspawn.afb.host import Caller, Event, Request
@@ -28,7 +29,7 @@ class EmbeddedRequest(Request):
     args: Any
     caller: Caller
     sink: ReplySink
-    listener: Listener | None = None
+    connection: Listener | None = None  # the WebSocket the call came on
     _replied: bool = field(default=False, init=False)
 
     @property
@@ -48,9 +49,13 @@ class EmbeddedRequest(Request):
 
     def subscribe(self, event: Event) -> None:
         """A REST or internal caller has no listener: subscribing is then a no-op."""
-        if self.listener is not None and isinstance(event, EmbeddedEvent):
-            event.subscribe(self.listener)
+        if self.connection is not None and isinstance(event, EmbeddedEvent):
+            event.subscribe(self.connection)
 
     def unsubscribe(self, event: Event) -> None:
-        if self.listener is not None and isinstance(event, EmbeddedEvent):
-            event.unsubscribe(self.listener)
+        if self.connection is not None and isinstance(event, EmbeddedEvent):
+            event.unsubscribe(self.connection)
+
+    def listener(self, event: Event) -> host.Listener | None:
+        """The WebSocket connection itself (REST and internal callers have none)."""
+        return self.connection

@@ -111,6 +111,9 @@ class EmbeddedBinder(Host):
     def add_api(self, spec: ApiSpec) -> None:
         self.registry.add(spec)
 
+    def update_api(self, spec: ApiSpec) -> None:
+        self.registry.replace(spec)
+
     def new_event(self, api: str, name: str) -> Event:
         return self._new_event(api, name)
 

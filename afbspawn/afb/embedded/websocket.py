@@ -42,6 +42,10 @@ class WsConnection(Listener):
         self._limit = queue_bytes
         self._open = True
 
+    @property
+    def alive(self) -> bool:
+        return self._open
+
     def send(self, frame: bytes) -> bool:
         if not self._open:
             return False
