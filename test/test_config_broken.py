@@ -164,6 +164,16 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
      "not a valid JSON Schema: '([' is not a 'regex'"),
     ("prefix", set_in(sandbox, prefix="a b"), SB + "/prefix", 'invalid value "a b"'),
     ("verbose", set_in(sandbox, verbose=99), SB + "/verbose", "99 is greater than the maximum of 9"),
+    ("stop signal", set_in(command, stop="SIGNOPE"), CMD + "/stop", "unknown signal 'SIGNOPE'"),
+    ("single and maxtasks", set_in(command, single=True, maxtasks=3), CMD + "/maxtasks",
+     "'single' means maxtasks 1, not 3"),
+    ("queue without limit", set_in(command, queue=2), CMD + "/queue", "a queue needs a limit to wait for"),
+    ("env pattern", set_in(command, env={"LANG": "(["}), CMD + "/env/LANG",
+     "invalid pattern: unterminated character set at position 1"),
+    ("env name", set_in(command, env={"1X": True}), CMD + "/env", 'invalid value "1X"'),
+    ("history key", set_in(command, history={"line": 5}), CMD + "/history/line", "unknown key 'line'"),
+    ("grace", set_in(sandbox, grace=-1), SB + "/grace", "-1 is less than the minimum of 0"),
+    ("builtin tasks", set_in(command, uid="tasks"), CMD + "/uid", "verb 'tasks' is already declared by the builtin verb"),
 ]
 
 
