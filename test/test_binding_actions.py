@@ -258,8 +258,8 @@ def test_api_spec_verbs_permissions_and_events() -> None:
 
     toolkit = Toolkit(compile_plan, lambda spec, plugins: CollectFactory(spec.name == "sync"), build_argv, compile_command)
     spec = api_spec(host, API, toolkit)
-    assert [v.name for v in spec.verbs] == ["ping", "info", "distro", "admin/sync"]
-    assert [v.permission for v in spec.verbs] == [None, None, None, "urn:x:sync"]
+    assert [v.name for v in spec.verbs] == ["ping", "info", "explain", "distro", "admin/sync"]
+    assert [v.permission for v in spec.verbs] == [None, None, None, None, "urn:x:sync"]
     assert host.events == ["basic/distro", "basic/admin/sync"]
     assert plans == ["sandbox-basic"]  # one plan per sandbox, compiled at load
     assert spec.on_ready is None
