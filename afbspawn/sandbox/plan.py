@@ -143,7 +143,7 @@ def compile_plan(sandbox: Sandbox, *, privileged: bool | None = None) -> Sandbox
     namespaces = compile_namespaces(uid, sandbox.namespace, privileged=privileged,
                                     target_uid=identity.uid, target_gid=identity.gid)
     caps = compile_caps(uid, sandbox.caps, privileged=privileged, user_namespace=namespaces.user,
-                        target_uid=identity.uid)
+                        target_uid=identity.uid, identity_configured=sandbox.identity.uid is not None)
     rlimits = resolve_rlimits(uid, sandbox.rlimits, privileged)
     seccomp = compile_seccomp(uid, sandbox.seccomp)
     locked = bool(sandbox.seccomp and sandbox.seccomp.locked)
@@ -152,7 +152,7 @@ def compile_plan(sandbox: Sandbox, *, privileged: bool | None = None) -> Sandbox
                            "run the binder as root or remove cgroups")
     environment = build_environment(sandbox.environment, identity)
     mounts = compile_mounts(uid, sandbox.namespace, privileged=privileged, new_pid=namespaces.has(CLONE_NEWPID),
-                            new_ipc=namespaces.has(CLONE_NEWIPC))
+                            new_ipc=namespaces.has(CLONE_NEWIPC), owner=(identity.uid, identity.gid))
     try:
         cgroup = prepare_cgroup(uid, sandbox.cgroups) if sandbox.cgroups is not None else None
     except SandboxError:
