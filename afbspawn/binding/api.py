@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from afbspawn.afb.host import ApiSpec, Event, Host, VerbSpec
 from afbspawn.binding.actions import ArgvBuilder, CommandVerb
-from afbspawn.binding.builtins import info_verb, ping, tasks_verb
+from afbspawn.binding.builtins import EXPLAIN, explain_verb, info_verb, ping, tasks_verb
 from afbspawn.binding.controller import ActionError, extra_verb, onload_runner
 from afbspawn.binding.execverb import CommandCompiler, ExecVerb, exec_verb_spec
 from afbspawn.config.model import Api, Command, EncoderSpec, Plugin, Sandbox
@@ -154,6 +154,9 @@ class ApiState:
                 verbs.append(VerbSpec(name, verb, info=command.info, usage=command.usage,
                                       sample=command.sample, permission=command.privilege))
         verbs.extend(extra_verb(self.host, api, action) for action in api.extra)
+        if EXPLAIN not in {verb.name for verb in verbs}:  # a config's own `explain` verb wins
+            verbs.insert(2, VerbSpec(EXPLAIN, explain_verb(api, self.plans),
+                                     info="the steps a command's sandbox applies: {\"verb\": V, \"args\"?: {...}}"))
         return ApiSpec(api.name, verbs, info=api.metadata.info,
                        on_ready=onload_runner(self.host, api) if api.onload else None)
 
