@@ -5,14 +5,19 @@ tests allow there). Everything else it prints is kept for the test to inspect.
 """
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import select
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 STARTUP_TIMEOUT = 30.0
 
@@ -58,3 +63,24 @@ def start_binder(command: Sequence[str], *, cwd: Path, env: Mapping[str, str] | 
         _, err = process.communicate()
         raise RuntimeError(f"binder did not start: {(line + err).decode(errors='replace')}")
     return Binder(process, line)
+
+
+@contextlib.contextmanager
+def binder_on_config(as_nobody: Callable[..., list[str]], name: str, config: Any, *options: str,
+                     env: Mapping[str, str] | None = None) -> Iterator[tuple[Binder, int, Path]]:
+    """A binder run as nobody on `config` written to a world-readable NAME.json:
+    (binder, port, config path); the folder (config and whatever the test adds) goes after."""
+    root = Path(tempfile.mkdtemp(prefix=f"afbspawn-{name}-"))
+    path = root / f"{name}.json"
+    path.write_text(json.dumps(config))
+    subprocess.run(["chmod", "-R", "a+rX", str(root)], check=True)
+    from conftest import free_port
+
+    port = free_port()
+    process = start_binder(as_nobody("-m", "afbspawn", "--config", str(path), "-p", str(port), *options),
+                           cwd=root, env=env)
+    try:
+        yield process, port, path
+    finally:
+        process.stop()
+        shutil.rmtree(root, ignore_errors=True)

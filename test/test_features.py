@@ -9,12 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,8 +19,7 @@ require_whole_binder()
 
 import aiohttp
 from afbclient import AfbClient
-from binderproc import Binder, start_binder
-from conftest import free_port
+from binderproc import Binder, binder_on_config
 
 API = "feat"
 FLOW_LINES = 6000
@@ -57,15 +51,8 @@ CONFIG = {
 
 @pytest.fixture(scope="module")
 def binder(as_nobody: Callable[..., list[str]]) -> Iterator[tuple[Binder, int]]:
-    root = Path(tempfile.mkdtemp(prefix="afbspawn-features-"))
-    (root / "feat.json").write_text(json.dumps(CONFIG))
-    subprocess.run(["chmod", "-R", "a+rX", str(root)], check=True)
-    port = free_port()
-    process = start_binder(as_nobody("-m", "afbspawn", "--config", str(root / "feat.json"), "-p", str(port)),
-                           cwd=root)
-    yield process, port
-    process.stop()
-    shutil.rmtree(root, ignore_errors=True)
+    with binder_on_config(as_nobody, "feat", CONFIG) as (process, port, _):
+        yield process, port
 
 
 def run(coro: Any, timeout: float = 60) -> Any:

@@ -7,12 +7,7 @@ timeouts so that a hang fails instead of blocking CI.
 from __future__ import annotations
 
 import asyncio
-import json
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,8 +17,7 @@ require_whole_binder()
 
 import aiohttp
 from afbclient import AfbClient
-from binderproc import Binder, start_binder
-from conftest import free_port
+from binderproc import Binder, binder_on_config
 from procs import children, live_members, open_fds, status_kib
 
 API = "rel"
@@ -45,15 +39,8 @@ GRACE = "0.5"  # seconds (AFB_SPAWN_GRACE): short, so the grandchild test stays 
 
 @pytest.fixture(scope="module")
 def binder(as_nobody: Callable[..., list[str]]) -> Iterator[tuple[Binder, int]]:
-    root = Path(tempfile.mkdtemp(prefix="afbspawn-reliability-"))
-    (root / "rel.json").write_text(json.dumps(CONFIG))
-    subprocess.run(["chmod", "-R", "a+rX", str(root)], check=True)
-    port = free_port()
-    process = start_binder(as_nobody("-m", "afbspawn", "--config", str(root / "rel.json"), "-p", str(port)),
-                           cwd=root, env={"AFB_SPAWN_GRACE": GRACE})
-    yield process, port
-    process.stop()
-    shutil.rmtree(root, ignore_errors=True)
+    with binder_on_config(as_nobody, "rel", CONFIG, env={"AFB_SPAWN_GRACE": GRACE}) as (process, port, _):
+        yield process, port
 
 
 def run(coro: Any, timeout: float = 120) -> Any:

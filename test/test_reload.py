@@ -10,7 +10,6 @@ import asyncio
 import json
 import shutil
 import signal
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,8 +21,7 @@ from integration import require_whole_binder
 require_whole_binder()
 
 from afbclient import AfbClient
-from binderproc import Binder, start_binder
-from conftest import free_port
+from binderproc import Binder, binder_on_config
 
 API = "live"
 TOKEN = "reload-token"
@@ -45,17 +43,16 @@ V2 = config([SLOW, echo("change", "v2"), echo("new", "fresh")])
 
 @pytest.fixture
 def live(as_nobody: Callable[..., list[str]]) -> Iterator[tuple[Binder, int, Path]]:
-    root = Path(tempfile.mkdtemp(prefix="afbspawn-reload-"))
-    path = root / "live.json"
-    path.write_text(json.dumps(V1))
-    (root / "perms.yaml").write_text(f"tokens: {{{TOKEN}: [urn:afb-spawn:reload]}}\n")
-    subprocess.run(["chmod", "-R", "a+rX", str(root)], check=True)
-    port = free_port()
-    process = start_binder(as_nobody("-m", "afbspawn", "--config", str(path), "-p", str(port), "--max-tasks", "3",
-                                     "--permissions", str(root / "perms.yaml")), cwd=root)
-    yield process, port, path
-    process.stop()
-    shutil.rmtree(root, ignore_errors=True)
+    folder = Path(tempfile.mkdtemp(prefix="afbspawn-policy-"))  # readable by nobody, unlike tmp_path
+    policy = folder / "perms.yaml"
+    policy.write_text(f"tokens: {{{TOKEN}: [urn:afb-spawn:reload]}}\n")
+    folder.chmod(0o755)
+    policy.chmod(0o644)
+    try:
+        with binder_on_config(as_nobody, "live", V1, "--max-tasks", "3", "--permissions", str(policy)) as found:
+            yield found
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def run(coro: Any, timeout: float = 60) -> Any:
