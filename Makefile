@@ -29,7 +29,7 @@ bench: setup
 
 lint: setup
 	$(PY) -m pip install -q ruff
-	$(VENV)/bin/ruff check afbspawn test bench
+	$(VENV)/bin/ruff check afbspawn test bench bindings
 
 clean:
 	rm -rf $(VENV) build *.egg-info afbspawn/sandbox/_launcher*.so
