@@ -161,7 +161,7 @@ def test_seccomp_rulespath_must_be_bpf(tmp_path: Path) -> None:
 
 
 def test_seccomp_locked_alone_is_no_new_privs_without_filter() -> None:
-    plan = compile_plan(m.Sandbox(uid="s", seccomp=m.Seccomp(locked=True)))
+    plan = compile_plan(m.Sandbox(uid="s", seccomp=m.Seccomp(locked=True, filters=False)))
     assert plan.seccomp is None and plan.no_new_privs
 
 

@@ -23,7 +23,10 @@ from afbspawn.sandbox.cgroups import find_cgroup2_mount
 PROBES = Path(sandbox_probes.__file__)
 NAMES = [*sandbox_probes.scenarios(), "impossible-mount"]
 ROOT_ONLY = {"capability-kept-as-nobody"}  # raising a capability: refused without privileges (checked below)
-KILLED_BY = {"seccomp-kill": signal.SIGSYS, "seccomp-x32-refused": signal.SIGSYS}
+# an identity without a user namespace: nobody cannot reduce the bounding set, so the load is refused
+REFUSED_AS_NOBODY = {"uid-gid-inside", "supplementary-groups-dropped", "bounding-set-empty-for-nobody"}
+KILLED_BY = {"seccomp-kill": signal.SIGSYS, "seccomp-x32-refused": signal.SIGSYS,
+             "seccomp-default-kill-only": signal.SIGSYS, "seccomp-default-kill-process-only": signal.SIGSYS}
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="runs as root, then drops to nobody")
 
 
@@ -63,9 +66,17 @@ def test_property_as_root(name: str) -> None:
     check(name, sandbox_probes.run(name))
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if n not in ROOT_ONLY])
+@pytest.mark.parametrize("name", [n for n in NAMES if n not in ROOT_ONLY | REFUSED_AS_NOBODY])
 def test_property_as_nobody(name: str, probes_for_nobody: Callable[[str], dict[str, object]]) -> None:
     check(name, probes_for_nobody(name))
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED_AS_NOBODY))
+def test_identity_without_user_namespace_is_refused_as_nobody(
+        name: str, probes_for_nobody: Callable[[str], dict[str, object]]) -> None:
+    """Never a full bounding set under a configured identity: refused, with the reason."""
+    result = probes_for_nobody(name)
+    assert "bounding set cannot be reduced" in str(result.get("refused")), result
 
 
 def test_raising_a_capability_is_refused_as_nobody(probes_for_nobody: Callable[[str], dict[str, object]]) -> None:

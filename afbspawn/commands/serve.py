@@ -127,6 +127,11 @@ def _config_errors() -> tuple[type[BaseException], ...]:
     return (config_error, ValueError)
 
 
+def on_sighup() -> None:
+    """SIGHUP must not kill the binder (its default action): there is no reload yet."""
+    log.warning("SIGHUP received: ignored (configuration reload is not supported)")
+
+
 async def serve(args: argparse.Namespace, verbosity: int) -> int:
     if args.host == "libafb":
         from afbspawn.commands.serve_libafb import serve_libafb
@@ -137,6 +142,7 @@ async def serve(args: argparse.Namespace, verbosity: int) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, on_sighup)
     binder = EmbeddedBinder(binder_options(args))
     await attach(binder, config_paths(args), verbosity)
     await binder.start()

@@ -32,6 +32,7 @@ class Mount:
     mode: MountMode
     source: str | None = None  # host path (RO/RW), link text (SYMLINK), shell command (EXECFD)
     content: bytes | None = None  # EXECFD: the captured output
+    perms: int | None = None  # TMPFS: mode of its root (new key; default 0755, /tmp 1777)
 
 
 class Share(enum.Enum):
@@ -136,6 +137,7 @@ class Seccomp:
     rules: tuple[SeccompRule, ...] = ()
     rulespath: str | None = None  # precompiled BPF file
     default_errno: int | None = None
+    filters: bool = True  # False: neither `default`, `rules` nor `rulespath` given (`locked` alone)
 
 
 @dataclass(frozen=True)

@@ -171,6 +171,7 @@ class SandboxCompiler:
         return model.Seccomp(
             default=default[0] if default else "SCMP_ACT_KILL", default_errno=default[1] if default else None,
             locked=bool(node.get("locked", False)), rules=tuple(rules), rulespath=rulespath,
+            filters=any(key in node for key in ("default", "rules", "rulespath")),
         )
 
     def _check_bpf_file(self, path: Path, filename: str) -> None:
@@ -235,6 +236,12 @@ class SandboxCompiler:
         if kind is model.MountMode.EXECFD:
             content = self._execfd(path + ("source",), source)
             return model.Mount(target, kind, source, content)
+        if "perms" in entry:
+            if kind is not model.MountMode.TMPFS:
+                self.problems.add(path + ("perms",), f"'perms' applies to tmpfs mounts only, not '{mode}'",
+                                  "remove it")
+                return None
+            return model.Mount(target, kind, perms=int(entry["perms"], 8))
         return model.Mount(target, kind)
 
     def _check_source(self, path: Path, source: str, autocreate: bool) -> None:

@@ -92,30 +92,35 @@ class SandboxPlan:
 
     def explain(self, cmdpath: str, argv: Sequence[str]) -> list[str]:
         """Every step the child will apply, in launch order."""
-        steps = ["parent-death signal SIGKILL, then check the binder is still the parent",
-                 "new session and process group (setsid)"]
-        steps += self.cgroup.describe() if self.cgroup else []
-        steps += self.namespaces.describe()
+        return [text for _, text in self.explain_steps(cmdpath, argv)]
+
+    def explain_steps(self, cmdpath: str, argv: Sequence[str]) -> list[tuple[str, str]]:
+        """`explain` with each step's concern (process, cgroups, namespaces, mounts, identity,
+        environment, rlimits, capabilities, seccomp, exec): what the web page groups and compares."""
+        steps = [("process", "parent-death signal SIGKILL, then check the binder is still the parent"),
+                 ("process", "new session and process group (setsid)")]
+        steps += _about("cgroups", self.cgroup.describe() if self.cgroup else [])
+        steps += _about("namespaces", self.namespaces.describe())
         if self.namespaces.has(CLONE_NEWNS) and self.mounts.root is None:
-            steps.append("mount propagation: / made private (no mounts configured: the host's tree stays)")
-        steps += self.mounts.describe()
+            steps.append(("mounts", "mount propagation: / made private (no mounts configured: the host's tree stays)"))
+        steps += _about("mounts", self.mounts.describe())
         if self.namespaces.hostname:
-            steps.append(f"hostname {self.namespaces.hostname}")
+            steps.append(("namespaces", f"hostname {self.namespaces.hostname}"))
         if self.namespaces.has(CLONE_NEWNET):
-            steps.append("loopback interface lo up (the new net namespace has nothing else)")
+            steps.append(("namespaces", "loopback interface lo up (the new net namespace has nothing else)"))
         if self.namespaces.unshare_cgroup:
-            steps.append("new cgroup namespace (rooted at the cgroup the task is in)")
-        steps += self.caps.describe_bounding()
-        steps += self.identity.describe()
-        steps += [f"environment {name}={value}" for name, value in self.environment.items()]
-        steps += [limit.describe() for limit in self.rlimits]
-        steps += self.caps.describe_sets()
+            steps.append(("namespaces", "new cgroup namespace (rooted at the cgroup the task is in)"))
+        steps += _about("capabilities", self.caps.describe_bounding())
+        steps += _about("identity", self.identity.describe())
+        steps += _about("environment", [f"environment {name}={value}" for name, value in self.environment.items()])
+        steps += _about("rlimits", [limit.describe() for limit in self.rlimits])
+        steps += _about("capabilities", self.caps.describe_sets())
         if self.no_new_privs:
-            steps.append("no_new_privs")
-        steps += ["stdin /dev/null, stdout and stderr to the given fds",
-                  "close every other file descriptor (close_range)"]
-        steps += self.seccomp.describe() if self.seccomp else []
-        steps.append(f"execve {cmdpath} argv={list(argv)}")
+            steps.append(("capabilities", "no_new_privs"))
+        steps += _about("process", ["stdin /dev/null, stdout and stderr to the given fds",
+                                    "close every other file descriptor (close_range)"])
+        steps += _about("seccomp", self.seccomp.describe() if self.seccomp else [])
+        steps.append(("exec", f"execve {cmdpath} argv={list(argv)}"))
         return steps
 
     def bwrap_command(self, cmdpath: str, argv: Sequence[str]) -> list[str]:
@@ -126,6 +131,10 @@ class SandboxPlan:
                           cmdpath, argv, bwrap)
 
 
+def _about(concern: str, texts: Sequence[str]) -> list[tuple[str, str]]:
+    return [(concern, text) for text in texts]
+
+
 def compile_plan(sandbox: Sandbox, *, privileged: bool | None = None) -> SandboxPlan:
     """Once per sandbox at load: every setting resolved, checked and prepared; SandboxError if one cannot be applied."""
     privileged = os.geteuid() == 0 if privileged is None else privileged
@@ -134,7 +143,7 @@ def compile_plan(sandbox: Sandbox, *, privileged: bool | None = None) -> Sandbox
     namespaces = compile_namespaces(uid, sandbox.namespace, privileged=privileged,
                                     target_uid=identity.uid, target_gid=identity.gid)
     caps = compile_caps(uid, sandbox.caps, privileged=privileged, user_namespace=namespaces.user,
-                        target_uid=identity.uid)
+                        target_uid=identity.uid, identity_configured=sandbox.identity.uid is not None)
     rlimits = resolve_rlimits(uid, sandbox.rlimits, privileged)
     seccomp = compile_seccomp(uid, sandbox.seccomp)
     locked = bool(sandbox.seccomp and sandbox.seccomp.locked)
@@ -143,7 +152,7 @@ def compile_plan(sandbox: Sandbox, *, privileged: bool | None = None) -> Sandbox
                            "run the binder as root or remove cgroups")
     environment = build_environment(sandbox.environment, identity)
     mounts = compile_mounts(uid, sandbox.namespace, privileged=privileged, new_pid=namespaces.has(CLONE_NEWPID),
-                            new_ipc=namespaces.has(CLONE_NEWIPC))
+                            new_ipc=namespaces.has(CLONE_NEWIPC), owner=(identity.uid, identity.gid))
     try:
         cgroup = prepare_cgroup(uid, sandbox.cgroups) if sandbox.cgroups is not None else None
     except SandboxError:

@@ -21,10 +21,13 @@ class Child(Protocol):
 
 
 class Launcher(Protocol):
-    """A compiled sandbox (afbspawn.sandbox.SandboxPlan): the only way tasks start processes."""
+    """A compiled sandbox (afbspawn.sandbox.SandboxPlan): the only way tasks start processes,
+    and what the `explain` verb describes."""
 
     def launch(self, cmdpath: str, argv: Sequence[str], stdout_fd: int, stderr_fd: int,
                *, verbose: int = 0) -> Child: ...
+
+    def explain_steps(self, cmdpath: str, argv: Sequence[str]) -> list[tuple[str, str]]: ...
 
 
 class RunningTask(Protocol):
