@@ -132,17 +132,23 @@ def on_sighup() -> None:
     log.warning("SIGHUP received: ignored (configuration reload is not supported)")
 
 
+def arm_signals() -> asyncio.Event:
+    """SIGTERM/SIGINT set the returned event (a clean stop); SIGHUP is logged and ignored."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, on_sighup)
+    return stop
+
+
 async def serve(args: argparse.Namespace, verbosity: int) -> int:
     if args.host == "libafb":
         from afbspawn.commands.serve_libafb import serve_libafb
         return await serve_libafb(args, verbosity, config_paths(args))
     if args.ws_server:
         raise ValueError("--ws-server exports through the AFB framework: it needs --host libafb")
-    stop = asyncio.Event()  # armed first: a signal during start-up still stops cleanly
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, on_sighup)
+    stop = arm_signals()  # armed first: a signal during start-up still stops cleanly
     binder = EmbeddedBinder(binder_options(args))
     await attach(binder, config_paths(args), verbosity)
     await binder.start()

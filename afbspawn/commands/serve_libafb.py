@@ -6,10 +6,8 @@ Runs inside the real AFB framework (afb-libpython): its HTTP/WebSocket server, i
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
-import signal
 import sys
 
 from afbspawn.afb.embedded.monitor import ROOT_LOGGER
@@ -19,6 +17,7 @@ from afbspawn.afb.host import StartupError
 from afbspawn.afb.libafb.host import LibafbHost, LibafbOptions
 from afbspawn.afb.libafb.logs import LibafbLogHandler
 from afbspawn.binding.api import attach
+from afbspawn.commands.serve import arm_signals
 
 EMBEDDED_ONLY = ("permissions", "allow_origin")  # options the framework provides its own way
 
@@ -78,12 +77,9 @@ async def serve_libafb(args: argparse.Namespace, verbosity: int, config_paths: l
     missing = sorted(set(options.exports) - set(host.api_names))
     if missing:
         raise StartupError(f"--ws-server: no API named {missing[0]!r} (APIs: {', '.join(host.api_names) or 'none'})")
-    stop = asyncio.Event()
     await host.start()
     handler.binder = host.binder
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):  # replaces libafb's handlers, which exit(1) at once
-        loop.add_signal_handler(signum, stop.set)
+    stop = arm_signals()  # after libafb.binder(): replaces its handlers, which exit(1) at once
     if host.urls:
         os.environ["AFB_PORT"] = str(options.port)
     if verbosity >= 0:
