@@ -2,7 +2,7 @@
 # Installs the Debian packages afb-spawn needs to build and test, when run as root
 # and they are missing. Non-root users: install them yourself (see README).
 set -eu
-PKGS="python3-venv python3-dev gcc libcap-dev libseccomp2 libseccomp-dev iproute2 util-linux procps bubblewrap"
+PKGS="python3-venv python3-dev gcc libcap-dev libseccomp2 libseccomp-dev iproute2 util-linux procps bubblewrap chromium"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
