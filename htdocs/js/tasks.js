@@ -125,6 +125,7 @@ class TaskPane {
     this.badge.className = `badge ${tone}`;
     this.stopButton.disabled = true;
     this.signal.disabled = true;
+    this.element.classList.add("done");
     this.tick();
     this.board.changed();
   }
