@@ -29,6 +29,7 @@ from afbspawn.afb.embedded.server import (
 )
 from afbspawn.afb.framework import FrameworkMissing
 from afbspawn.binding.api import attach
+from afbspawn.sandbox.containment import end_everything, set_default_root
 
 log = logging.getLogger("afbspawn")
 VERBOSITY = {-2: logging.CRITICAL, -1: logging.ERROR, 0: logging.WARNING, 1: NOTICE, 2: logging.INFO, 3: logging.DEBUG}
@@ -62,6 +63,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                    help="browser Origin allowed to open WebSockets (repeatable; '*' = any)")
     p.add_argument("--permissions", metavar="FILE", help="permission policy (YAML or JSON)")
+    p.add_argument("--cgroup-root", metavar="DIR", default=None,
+                   help="writable cgroup2 directory holding this binder's task groups "
+                        "(default: $AFB_SPAWN_CGROUP_ROOT, else the binder's own cgroup)")
     p.add_argument("--ws-maxlen", type=int, default=DEFAULT_WS_MAXLEN, metavar="BYTES",
                    help=f"maximum WebSocket frame (default {DEFAULT_WS_MAXLEN}; smaller values ignored)")
     return p
@@ -156,6 +160,7 @@ async def serve(args: argparse.Namespace, verbosity: int) -> int:
     if verbosity >= 0:
         print(f"afb-spawn: serving {' '.join(binder.urls) or 'no HTTP'}", file=sys.stderr, flush=True)
     await stop.wait()
+    end_everything()  # every process of every task ends before the binder does
     await binder.stop()
     return 0
 
@@ -167,6 +172,7 @@ def main(argv: Sequence[str]) -> int:
     if tracing(args):
         configure_trace()
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    set_default_root(args.cgroup_root)
     try:
         if args.workdir:
             os.chdir(args.workdir)
