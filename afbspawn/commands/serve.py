@@ -1,4 +1,6 @@
-"""`afb-spawn [options]`: serve configs through the embedded binder (afb-binder options).
+"""`afb-spawn [options]`: serve configs through a host, embedded binder by default (afb-binder options).
+
+`--host libafb` serves them inside the real AFB framework (afbspawn.commands.serve_libafb).
 
 stdout is left to task output (the log encoder writes there and compatibility
 tests compare it byte for byte): every message of the binder goes to stderr.
@@ -12,7 +14,8 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from afbspawn.afb.embedded.monitor import NOTICE, ROOT_LOGGER
 from afbspawn.afb.embedded.permissions import load_policy
@@ -25,7 +28,12 @@ from afbspawn.afb.embedded.server import (
     StartupError,
     configure_trace,
 )
+from afbspawn.afb.framework import FrameworkMissing
 from afbspawn.binding.api import attach
+from afbspawn.sandbox.containment import end_everything, set_default_root
+
+if TYPE_CHECKING:
+    from afbspawn.binding.reload import SpawnBinding
 
 log = logging.getLogger("afbspawn")
 VERBOSITY = {-2: logging.CRITICAL, -1: logging.ERROR, 0: logging.WARNING, 1: NOTICE, 2: logging.INFO, 3: logging.DEBUG}
@@ -33,6 +41,10 @@ VERBOSITY = {-2: logging.CRITICAL, -1: logging.ERROR, 0: logging.WARNING, 1: NOT
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="afb-spawn", description="Serve afb-spawn configs as AFB APIs.")
+    p.add_argument("--host", choices=("embedded", "libafb"), default="embedded",
+                   help="embedded: the built-in binder (default); libafb: inside the AFB framework (afb-libpython)")
+    p.add_argument("--ws-server", action="append", default=[], metavar="URI",
+                   help="libafb host: export an API to other binders (unix:@API, unix:/path/API, tcp:HOST:PORT/API)")
     p.add_argument("-C", "--config", action="append", default=[], metavar="FILE",
                    help="config file or directory (repeatable)")
     p.add_argument("-b", "--binding", action="append", default=[], metavar="PATH:CONFIG",
@@ -55,6 +67,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                    help="browser Origin allowed to open WebSockets (repeatable; '*' = any)")
     p.add_argument("--permissions", metavar="FILE", help="permission policy (YAML or JSON)")
+    p.add_argument("--cgroup-root", metavar="DIR", default=None,
+                   help="writable cgroup2 directory holding this binder's task groups "
+                        "(default: $AFB_SPAWN_CGROUP_ROOT, else the binder's own cgroup)")
     p.add_argument("--ws-maxlen", type=int, default=DEFAULT_WS_MAXLEN, metavar="BYTES",
                    help=f"maximum WebSocket frame (default {DEFAULT_WS_MAXLEN}; smaller values ignored)")
     p.add_argument("--max-tasks", type=_positive, default=None, metavar="N",
@@ -129,29 +144,50 @@ def _config_errors() -> tuple[type[BaseException], ...]:
     return (config_error, ValueError)
 
 
-async def serve(args: argparse.Namespace, verbosity: int) -> int:
-    stop = asyncio.Event()  # armed first: a signal during start-up still stops cleanly
+class Reloader:
+    """SIGHUP: reload the configs (ignored until they are loaded; never kills the binder)."""
+
+    def __init__(self) -> None:
+        self.binding: SpawnBinding | None = None
+        self._running: set[asyncio.Future[object]] = set()  # reloads in progress
+
+    def __call__(self) -> None:
+        if self.binding is None:
+            log.warning("SIGHUP received before the configs were loaded: ignored")
+            return
+        task = asyncio.ensure_future(self.binding.try_reload())
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+
+def arm_signals(on_hangup: Callable[[], None]) -> asyncio.Event:
+    """SIGTERM/SIGINT set the returned event (a clean stop); SIGHUP calls `on_hangup`."""
+    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    reloads: set[asyncio.Future[object]] = set()  # SIGHUP reloads in progress
-    binding = None
-
-    def on_hangup() -> None:
-        """SIGHUP: reload the configs (ignored until they are loaded; never kills the binder)."""
-        if binding is not None:
-            task = asyncio.ensure_future(binding.try_reload())
-            reloads.add(task)
-            task.add_done_callback(reloads.discard)
     loop.add_signal_handler(signal.SIGHUP, on_hangup)
+    return stop
+
+
+async def serve(args: argparse.Namespace, verbosity: int) -> int:
+    if args.host == "libafb":
+        from afbspawn.commands.serve_libafb import serve_libafb
+        return await serve_libafb(args, verbosity, config_paths(args))
+    if args.ws_server:
+        raise ValueError("--ws-server exports through the AFB framework: it needs --host libafb")
+    reloader = Reloader()
+    stop = arm_signals(reloader)  # armed first: a signal during start-up still stops cleanly
     binder = EmbeddedBinder(binder_options(args))
     # spawn-admin/reload needs a permission only a policy can grant: it exists with --permissions
-    binding = await attach(binder, config_paths(args), verbosity, args.max_tasks, admin=bool(args.permissions))
+    reloader.binding = await attach(binder, config_paths(args), verbosity, args.max_tasks,
+                                    admin=bool(args.permissions))
     await binder.start()
     os.environ["AFB_PORT"] = str(binder.ports[0] if binder.ports else "")
     if verbosity >= 0:
         print(f"afb-spawn: serving {' '.join(binder.urls) or 'no HTTP'}", file=sys.stderr, flush=True)
     await stop.wait()
+    end_everything()  # every process of every task ends before the binder does
     await binder.stop()
     return 0
 
@@ -163,6 +199,7 @@ def main(argv: Sequence[str]) -> int:
     if tracing(args):
         configure_trace()
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    set_default_root(args.cgroup_root)
     try:
         if args.workdir:
             os.chdir(args.workdir)
@@ -175,8 +212,11 @@ def main(argv: Sequence[str]) -> int:
     except _config_errors() as error:
         print(f"afb-spawn: {error}", file=sys.stderr)
         return 1
-    except (OSError, StartupError) as error:
+    except (OSError, StartupError, FrameworkMissing) as error:
         print(f"afb-spawn: {error}", file=sys.stderr)
         return 1
     sys.stdout.flush()
+    if args.host == "libafb":
+        from afbspawn.commands.serve_libafb import leave
+        leave(code)
     return code

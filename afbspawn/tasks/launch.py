@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import signal
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -45,10 +44,7 @@ def start_task(site: CommandSite, argv: Sequence[str], *, verbose: int = 0,
         encoder = site.encoder.create(site.encoder_opts, _Sink(output, child.pid), _context(site, child.pid))
     except BaseException:
         _close(out_r, err_r, in_w)
-        try:
-            os.killpg(child.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        child.end()
         reap_now(child.pidfd)
         child.release()
         raise

@@ -15,13 +15,22 @@ from afbspawn.tasks.record import TaskRecord
 DEFAULT_GRACE = 2.0  # seconds from a stop signal to SIGKILL, and a pipe may stay open after the reap
 
 
+class TaskGroup(Protocol):
+    """What contains every process of a task (afbspawn.sandbox.containment)."""
+
+    def peak_rss_kib(self) -> int | None: ...
+
+
 class Child(Protocol):
     """A launched process (afbspawn.sandbox.Child)."""
 
     pid: int
     pidfd: int
+    group: TaskGroup
 
-    def release(self) -> None: ...
+    def end(self) -> None: ...
+
+    def release(self) -> bool: ...
 
 
 class Launcher(Protocol):
