@@ -62,8 +62,8 @@ def call(port: int, api: str, verb: str, query: Any) -> dict[str, Any]:
 
 
 def without_staging(text: str) -> str:
-    """The staging directory of a new root is created per process: its name differs."""
-    return re.sub(r"/\S*afb-spawn-root\S*|/tmp/\S+", "<staging>", text)
+    """The staging directory of a new root and the binder's cgroup subtree are made per process."""
+    return re.sub(r"afb-spawn-\d+-\d+", "<subtree>", re.sub(r"/\S*afb-spawn-root\S*|/tmp/\S+", "<staging>", text))
 
 
 def test_explain_is_what_run_explain_prints(binder: tuple[Binder, int]) -> None:

@@ -114,6 +114,7 @@ class Cgroups:
     mount: str | None = None  # cgroup2 mount point; None = discovered from mountinfo
     cpuset: str | None = None  # cpuset.cpus
     mem_min: str | None = None
+    mem_low: str | None = None  # new: memory.low
     mem_max: str | None = None
     mem_high: str | None = None  # C spelling: hight
     mem_swap: str | None = None  # memory.swap.max
@@ -163,6 +164,8 @@ class Sandbox:
     namespace: Namespace | None = None
     rlimits: tuple[Rlimit, ...] = ()
     allow_exec: bool = False  # new key `exec-verb`: enables the builtin exec verb
+    strict: bool = False  # new key: what can only partly be applied here is an error, not a warning
+    source_path: str = ""  # JSON pointer of the sandbox in its file, for load errors
 
 
 @dataclass(frozen=True)

@@ -143,7 +143,7 @@ class SandboxCompiler:
         high = alias(mem, ("high", "hight"), path + ("mem",), self.problems)
         return model.Cgroups(
             mount=node.get("mount"), cpuset=node.get("cset"),
-            mem_min=_str(mem.get("min")), mem_max=_str(mem.get("max")), mem_high=_str(high),
+            mem_min=_str(mem.get("min")), mem_low=_str(mem.get("low")), mem_max=_str(mem.get("max")), mem_high=_str(high),
             mem_swap=_str(mem.get("swap")), cpu_weight=_str(cpu.get("weight")), cpu_max=cpu.get("max"),
             io_max=node.get("io"), pids_max=_str(node.get("pids")),
         )
