@@ -214,6 +214,8 @@ def test_cmake_install_lays_out_as_the_rpm(cmake_prefix: Path) -> None:
     assert (cmake_prefix / "etc/afb-spawn").is_dir()
     script = (cmake_prefix / "bin/afb-spawn").read_text()
     assert script.startswith(f"#!{SYSTEM_PYTHON}\n") and "from afbspawn.cli import main" in script
+    for entry in (cmake_prefix / REDPESK / "bindings").glob("*.py"):
+        assert os.access(entry, os.X_OK), f"{entry} keeps its executable mode"
 
 
 def test_cmake_installed_package_checks_the_installed_samples(cmake_prefix: Path, tmp_path: Path) -> None:
