@@ -1,4 +1,6 @@
-"""`afb-spawn [options]`: serve configs through the embedded binder (afb-binder options).
+"""`afb-spawn [options]`: serve configs through a host, embedded binder by default (afb-binder options).
+
+`--host libafb` serves them inside the real AFB framework (afbspawn.commands.serve_libafb).
 
 stdout is left to task output (the log encoder writes there and compatibility
 tests compare it byte for byte): every message of the binder goes to stderr.
@@ -27,7 +29,9 @@ from afbspawn.afb.embedded.server import (
     configure_trace,
 )
 from afbspawn.afb.embedded.websocket import WsLimits
+from afbspawn.afb.framework import FrameworkMissing
 from afbspawn.binding.api import attach
+from afbspawn.sandbox.containment import end_everything, set_default_root
 
 log = logging.getLogger("afbspawn")
 VERBOSITY = {-2: logging.CRITICAL, -1: logging.ERROR, 0: logging.WARNING, 1: NOTICE, 2: logging.INFO, 3: logging.DEBUG}
@@ -35,6 +39,10 @@ VERBOSITY = {-2: logging.CRITICAL, -1: logging.ERROR, 0: logging.WARNING, 1: NOT
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="afb-spawn", description="Serve afb-spawn configs as AFB APIs.")
+    p.add_argument("--host", choices=("embedded", "libafb"), default="embedded",
+                   help="embedded: the built-in binder (default); libafb: inside the AFB framework (afb-libpython)")
+    p.add_argument("--ws-server", action="append", default=[], metavar="URI",
+                   help="libafb host: export an API to other binders (unix:@API, unix:/path/API, tcp:HOST:PORT/API)")
     p.add_argument("-C", "--config", action="append", default=[], metavar="FILE",
                    help="config file or directory (repeatable)")
     p.add_argument("-b", "--binding", action="append", default=[], metavar="PATH:CONFIG",
@@ -57,6 +65,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                    help="browser Origin allowed to open WebSockets (repeatable; '*' = any)")
     p.add_argument("--permissions", metavar="FILE", help="permission policy (YAML or JSON)")
+    p.add_argument("--cgroup-root", metavar="DIR", default=None,
+                   help="writable cgroup2 directory holding this binder's task groups "
+                        "(default: $AFB_SPAWN_CGROUP_ROOT, else the binder's own cgroup)")
     p.add_argument("--ws-maxlen", type=int, default=DEFAULT_WS_MAXLEN, metavar="BYTES",
                    help=f"maximum WebSocket frame (default {DEFAULT_WS_MAXLEN}; smaller values ignored)")
     limits = WsLimits()
@@ -140,11 +151,28 @@ def _config_errors() -> tuple[type[BaseException], ...]:
     return (config_error, ValueError)
 
 
-async def serve(args: argparse.Namespace, verbosity: int) -> int:
-    stop = asyncio.Event()  # armed first: a signal during start-up still stops cleanly
+def on_sighup() -> None:
+    """SIGHUP must not kill the binder (its default action): there is no reload yet."""
+    log.warning("SIGHUP received: ignored (configuration reload is not supported)")
+
+
+def arm_signals() -> asyncio.Event:
+    """SIGTERM/SIGINT set the returned event (a clean stop); SIGHUP is logged and ignored."""
+    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, on_sighup)
+    return stop
+
+
+async def serve(args: argparse.Namespace, verbosity: int) -> int:
+    if args.host == "libafb":
+        from afbspawn.commands.serve_libafb import serve_libafb
+        return await serve_libafb(args, verbosity, config_paths(args))
+    if args.ws_server:
+        raise ValueError("--ws-server exports through the AFB framework: it needs --host libafb")
+    stop = arm_signals()  # armed first: a signal during start-up still stops cleanly
     binder = EmbeddedBinder(binder_options(args))
     await attach(binder, config_paths(args), verbosity)
     await binder.start()
@@ -152,6 +180,7 @@ async def serve(args: argparse.Namespace, verbosity: int) -> int:
     if verbosity >= 0:
         print(f"afb-spawn: serving {' '.join(binder.urls) or 'no HTTP'}", file=sys.stderr, flush=True)
     await stop.wait()
+    end_everything()  # every process of every task ends before the binder does
     await binder.stop()
     return 0
 
@@ -163,6 +192,7 @@ def main(argv: Sequence[str]) -> int:
     if tracing(args):
         configure_trace()
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    set_default_root(args.cgroup_root)
     try:
         if args.workdir:
             os.chdir(args.workdir)
@@ -175,8 +205,11 @@ def main(argv: Sequence[str]) -> int:
     except _config_errors() as error:
         print(f"afb-spawn: {error}", file=sys.stderr)
         return 1
-    except (OSError, StartupError) as error:
+    except (OSError, StartupError, FrameworkMissing) as error:
         print(f"afb-spawn: {error}", file=sys.stderr)
         return 1
     sys.stdout.flush()
+    if args.host == "libafb":
+        from afbspawn.commands.serve_libafb import leave
+        leave(code)
     return code

@@ -37,7 +37,7 @@ from afbspawn.afb.embedded.sessions import (
     wanted_uuid,
 )
 from afbspawn.afb.embedded.websocket import PROTOCOL, WsConnection, WsLimits
-from afbspawn.afb.host import ApiSpec, Caller, Event, Host, Reply
+from afbspawn.afb.host import ApiSpec, Caller, Event, Host, Reply, StartupError
 
 log = logging.getLogger("afbspawn.afb")
 trace_log = logging.getLogger("afbspawn.trace")
@@ -47,10 +47,6 @@ DEFAULT_WS_MAXLEN = 1048500
 STOP_SECONDS = 5.0  # on stop, how long pending HTTP requests and WebSocket closes may take
 HANDSHAKE_SECONDS = 15.0  # a connection must complete a request this soon (and between requests)
 SESSION_KEY = web.RequestKey("afb-session", Session)
-
-
-class StartupError(Exception):
-    """An API's on_ready failed: the binder must not serve half-started APIs."""
 
 
 @dataclass(frozen=True)
