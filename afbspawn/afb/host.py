@@ -31,6 +31,15 @@ class Listener(abc.ABC):
     def alive(self) -> bool:
         """False once the connection is gone (the handle may then be forgotten)."""
 
+    @property
+    def congested(self) -> bool:
+        """True while it cannot take more: producers that can wait (task pipes) pause."""
+        return False
+
+    def on_drained(self, resume: Callable[[], None]) -> None:
+        """Call `resume` once no longer congested (or gone); at once when not congested."""
+        resume()
+
 
 class Event(abc.ABC):
     """A named event; `push` reaches every client currently subscribed to it."""
@@ -52,6 +61,14 @@ class Event(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Forget the event and its subscriptions (no more pushes)."""
+
+    def ready(self) -> bool:
+        """False while a subscriber cannot take more: a producer that can wait should pause."""
+        return True
+
+    def when_ready(self, resume: Callable[[], None]) -> None:
+        """Call `resume` once every subscriber can take more (at once when `ready`)."""
+        resume()
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ between sending the history and joining the listeners.
 """
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -59,6 +59,17 @@ class TaskOutput:
     @property
     def history_truncated(self) -> bool:
         return self._history.truncated
+
+    # -- back-pressure: the task's pipes are read only as fast as its listeners take it --
+    def ready(self) -> bool:
+        return not any(getattr(listener, "congested", False) for listener in self.listeners)
+
+    def when_ready(self, resume: Callable[[], None]) -> None:
+        congested = next((listener for listener in self.listeners if getattr(listener, "congested", False)), None)
+        if congested is None:
+            resume()
+        else:  # checked again once that one drains: others may still be congested
+            congested.on_drained(lambda: self.when_ready(resume))
 
     def detach(self, listener: Hashable) -> None:
         self.listeners.discard(listener)
