@@ -62,6 +62,8 @@ PAGE_CONFIG: dict[str, Any] = {
              "exec": {"cmdpath": "/bin/sh", "args": ["-c", shell('echo "$1"; echo "$2" >&2'), "sh", XSS_SCRIPT, XSS_IMG]}},
             {"uid": "flood", "info": "prints 5000 lines", "encoder": "line",
              "exec": {"cmdpath": "/usr/bin/seq", "args": ["1", "5000"]}},
+            {"uid": "slow", "info": "killed by its 1 s timeout", "encoder": "line", "timeout": 1,
+             "exec": {"cmdpath": "/bin/sleep", "args": ["30"]}},
             {"uid": "free", "info": "no schema (raw JSON)", "encoder": "sync",
              "exec": {"cmdpath": "/bin/echo", "args": ["free", "?word?"]}},
         ],

@@ -83,6 +83,9 @@ def test_form_from_the_args_schema_runs_the_command_and_shows_output_and_exit(pa
     assert "bad" in pane.locator("header .badge").get_attribute("class")
     assert re.fullmatch(r"\d+ ms|\d+\.\d s", pane.locator(".duration").inner_text())
     assert page.locator("#task-list li", has_text="pagetest/greet").locator(".badge").inner_text() == "exit 3"
+    stats = pane.locator(".stats dt").all_inner_texts()  # the final event's stats, in words
+    assert stats == ["wall time", "user CPU", "system CPU", "peak memory"], stats
+    assert re.fullmatch(r"\d+(\.\d+)? s", pane.locator(".stats dd").first.inner_text())
     screenshot(page, "desktop-task", full_page=True)
 
 
@@ -128,6 +131,14 @@ def test_stop_a_long_task_with_a_chosen_signal(page: Any) -> None:
     pane.locator(".badge:text('signal Terminated')").wait_for()
     assert pane.get_by_role("button", name="Stop").is_disabled()
     assert "SIGTERM sent" in pane.locator(".notes").inner_text()
+
+
+def test_a_timeout_has_its_own_badge(page: Any) -> None:
+    choose(page, "pagetest/slow")
+    page.click("#send")
+    pane = task(page, "pagetest/slow")
+    pane.locator(".badge:text('timeout (Killed)')").wait_for()
+    assert "bad" in pane.locator("header .badge").get_attribute("class")
 
 
 def test_large_output_is_capped_with_a_visible_marker(page: Any) -> None:

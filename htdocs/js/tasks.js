@@ -8,6 +8,9 @@ export const MAX_LINES = 2000;
 const MAX_RECENT = 30;
 const SIGNALS = ["SIGINT", "SIGTERM", "SIGKILL", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
 const STREAM_KEYS = ["stdout", "stderr"];
+// The final event's `stats` keys in words; unknown keys are shown as they come.
+const STAT_LABELS = { wall_s: ["wall time", "s"], user_s: ["user CPU", "s"], system_s: ["system CPU", "s"],
+                      peak_rss_kib: ["peak memory", "KiB"] };
 const NOT_FIELDS = new Set(["type", "pid", "status", "api", "sandbox", "command", "stats", ...STREAM_KEYS]);
 
 function formatDuration(ms) {
@@ -112,7 +115,10 @@ class TaskPane {
   showStats(stats) {
     this.stats.replaceChildren();
     const entries = stats && typeof stats === "object" ? Object.entries(stats) : [["stats", stats]];
-    for (const [name, value] of entries) this.stats.append(h("dt", {}, name), h("dd", {}, asText(value)));
+    for (const [name, value] of entries) {
+      const [label, unit] = STAT_LABELS[name] || [name, ""];
+      this.stats.append(h("dt", {}, label), h("dd", {}, unit ? `${asText(value)} ${unit}` : asText(value)));
+    }
     this.stats.hidden = false;
   }
 
