@@ -139,12 +139,29 @@ class TaskPane {
   /** The connection dropped: what happens next is unknown to this page. */
   orphan() {
     if (!this.running) return;
+    this.orphaned = true;
     this.note("connection lost: later output and the final status were not received", "warn");
     this.badge.textContent = "unknown (disconnected)";
     this.badge.className = "badge unknown";
     this.ended = performance.now();
     this.stopButton.disabled = true;
     this.tick();
+  }
+
+  /** Listed again as running after a reconnection: start over from the binder's replay. */
+  revive() {
+    this.orphaned = false;
+    this.ended = null;
+    this.output.replaceChildren();
+    this.lineCount = 0;
+    this.hidden = 0;
+    this.hiddenMarker.hidden = true;
+    this.badge.textContent = "running";
+    this.badge.className = "badge running";
+    this.stopButton.disabled = false;
+    this.signal.disabled = false;
+    clearInterval(this.ticker);
+    this.ticker = setInterval(() => this.tick(), 1000);
   }
 
   async stop() {
@@ -175,8 +192,10 @@ export class TaskBoard {
     catch (error) { this.report(error.message); return null; }
   }
 
+  keyOf(api, verb, pid) { return `task-${api}-${verb}-${pid}`.replace(/[^A-Za-z0-9_-]/g, "_"); }
+
   pane(api, verb, pid) {
-    const key = `task-${api}-${verb}-${pid}`.replace(/[^A-Za-z0-9_-]/g, "_");
+    const key = this.keyOf(api, verb, pid);
     let pane = this.tasks.get(key);
     if (!pane) {
       pane = new TaskPane(this, key, api, verb, pid);
@@ -217,10 +236,20 @@ export class TaskBoard {
     return pane;
   }
 
-  /** A task listed by the binder (`list` action) that this page has not seen start. */
-  observed(api, verb, task) {
-    const pane = this.pane(api, verb, task.pid);
-    if (task.status) pane.finish(task.status);
+  /** A task listed by the binder (`list` action): its times, status and stats from the entry. */
+  observed(api, verb, entry) {
+    const pane = this.pane(api, verb, entry.pid);
+    if (pane.orphaned && entry.state === "running") pane.revive();
+    const ago = (when) => performance.now() - (Date.now() - Date.parse(when));
+    if (typeof entry.started === "string" && !Number.isNaN(Date.parse(entry.started))) {
+      pane.started = Math.min(pane.started, ago(entry.started));
+    }
+    if (entry.stats) pane.showStats(entry.stats);
+    if (entry.status) {
+      pane.finish(entry.status);
+      if (typeof entry.ended === "string" && !Number.isNaN(Date.parse(entry.ended))) pane.ended = ago(entry.ended);
+      pane.tick();
+    }
     return pane;
   }
 
