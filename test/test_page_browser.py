@@ -2,7 +2,10 @@
 tasks and their badges, stop, reconnect, text-only rendering, the sandbox explanation, phone width."""
 from __future__ import annotations
 
+import json
 import re
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -265,3 +268,39 @@ def test_devtools_link_only_when_devtools_is_served(tmp_path: Path, binder: Any)
         open_page(page, with_devtools)
         page.wait_for_selector("#devtools", state="visible")
         assert page.get_attribute("#devtools", "href") == "/devtools/"
+
+
+def binder_lists_tasks(binder: Any) -> bool:
+    """Whether this binder has the `list` action (detected by trying, as the page does)."""
+    request = urllib.request.Request(binder.url + "api/pagetest/free", data=json.dumps({"action": "list"}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return json.load(answer)["request"]["status"] == "success"
+    except urllib.error.HTTPError:
+        return False
+
+
+def test_after_a_reload_listed_tasks_come_back_with_their_output(page: Any, binder: Any) -> None:
+    if not binder_lists_tasks(binder):
+        pytest.skip("this binder has no list action: the page keeps only the tasks it saw start")
+    choose(page, "pagetest/greet")
+    page.get_by_label("who").fill("ada")
+    page.get_by_label("times").fill("2")
+    page.click("#send")
+    task(page, "pagetest/greet").locator(".badge:text('exit 3')").wait_for()
+    choose(page, "pagetest/long")
+    page.get_by_label("seconds").fill("60")
+    page.click("#send")
+    task(page, "pagetest/long").locator(".line.stdout:text('started')").wait_for()
+    keys = [task(page, verb).get_attribute("data-task") for verb in ("pagetest/greet", "pagetest/long")]
+    page.reload()
+    open_page(page, binder)
+    finished, running = (page.locator(f"section.task[data-task='{key}']") for key in keys)
+    finished.locator(".notes li:text-matches('started before this page loaded: \\\\d+ earlier events replayed')").wait_for()
+    assert finished.locator(".line.stdout").all_inner_texts() == ["out\nhello ada (green true)"] * 2
+    assert finished.locator("header .badge").inner_text() == "exit 3"
+    running.locator(".line.stdout:text('started')").wait_for()
+    assert running.locator("header .badge").inner_text() == "running"
+    running.get_by_role("button", name="Stop").click()
+    running.locator(".badge:text('signal Interrupt')").wait_for()
