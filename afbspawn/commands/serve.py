@@ -1,4 +1,6 @@
-"""`afb-spawn [options]`: serve configs through the embedded binder (afb-binder options).
+"""`afb-spawn [options]`: serve configs through a host, embedded binder by default (afb-binder options).
+
+`--host libafb` serves them inside the real AFB framework (afbspawn.commands.serve_libafb).
 
 stdout is left to task output (the log encoder writes there and compatibility
 tests compare it byte for byte): every message of the binder goes to stderr.
@@ -25,6 +27,7 @@ from afbspawn.afb.embedded.server import (
     StartupError,
     configure_trace,
 )
+from afbspawn.afb.framework import FrameworkMissing
 from afbspawn.binding.api import attach
 from afbspawn.sandbox.containment import end_everything, set_default_root
 
@@ -34,6 +37,10 @@ VERBOSITY = {-2: logging.CRITICAL, -1: logging.ERROR, 0: logging.WARNING, 1: NOT
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="afb-spawn", description="Serve afb-spawn configs as AFB APIs.")
+    p.add_argument("--host", choices=("embedded", "libafb"), default="embedded",
+                   help="embedded: the built-in binder (default); libafb: inside the AFB framework (afb-libpython)")
+    p.add_argument("--ws-server", action="append", default=[], metavar="URI",
+                   help="libafb host: export an API to other binders (unix:@API, unix:/path/API, tcp:HOST:PORT/API)")
     p.add_argument("-C", "--config", action="append", default=[], metavar="FILE",
                    help="config file or directory (repeatable)")
     p.add_argument("-b", "--binding", action="append", default=[], metavar="PATH:CONFIG",
@@ -129,12 +136,23 @@ def on_sighup() -> None:
     log.warning("SIGHUP received: ignored (configuration reload is not supported)")
 
 
-async def serve(args: argparse.Namespace, verbosity: int) -> int:
-    stop = asyncio.Event()  # armed first: a signal during start-up still stops cleanly
+def arm_signals() -> asyncio.Event:
+    """SIGTERM/SIGINT set the returned event (a clean stop); SIGHUP is logged and ignored."""
+    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     loop.add_signal_handler(signal.SIGHUP, on_sighup)
+    return stop
+
+
+async def serve(args: argparse.Namespace, verbosity: int) -> int:
+    if args.host == "libafb":
+        from afbspawn.commands.serve_libafb import serve_libafb
+        return await serve_libafb(args, verbosity, config_paths(args))
+    if args.ws_server:
+        raise ValueError("--ws-server exports through the AFB framework: it needs --host libafb")
+    stop = arm_signals()  # armed first: a signal during start-up still stops cleanly
     binder = EmbeddedBinder(binder_options(args))
     await attach(binder, config_paths(args), verbosity)
     await binder.start()
@@ -167,8 +185,11 @@ def main(argv: Sequence[str]) -> int:
     except _config_errors() as error:
         print(f"afb-spawn: {error}", file=sys.stderr)
         return 1
-    except (OSError, StartupError) as error:
+    except (OSError, StartupError, FrameworkMissing) as error:
         print(f"afb-spawn: {error}", file=sys.stderr)
         return 1
     sys.stdout.flush()
+    if args.host == "libafb":
+        from afbspawn.commands.serve_libafb import leave
+        leave(code)
     return code

@@ -36,7 +36,7 @@ from afbspawn.afb.embedded.sessions import (
     wanted_uuid,
 )
 from afbspawn.afb.embedded.websocket import PROTOCOL, QUEUE_BYTES, WsConnection
-from afbspawn.afb.host import ApiSpec, Caller, Event, Host, Reply
+from afbspawn.afb.host import ApiSpec, Caller, Event, Host, Reply, StartupError
 
 log = logging.getLogger("afbspawn.afb")
 trace_log = logging.getLogger("afbspawn.trace")
@@ -45,10 +45,6 @@ DEFAULT_PORT = 1234
 DEFAULT_WS_MAXLEN = 1048500
 STOP_SECONDS = 5.0  # on stop, how long pending HTTP requests and WebSocket closes may take
 SESSION_KEY = web.RequestKey("afb-session", Session)
-
-
-class StartupError(Exception):
-    """An API's on_ready failed: the binder must not serve half-started APIs."""
 
 
 @dataclass(frozen=True)
