@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hosts import HOSTS
 from pagebrowser import (
     PHONE,
     XSS_IMG,
@@ -31,9 +32,10 @@ def focused(page: Any, selector: str) -> bool:
     return page.locator(selector).evaluate("element => element === document.activeElement")
 
 
-@pytest.fixture(scope="module")
-def binder(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    with served(tmp_path_factory.mktemp("page")) as running:
+@pytest.fixture(scope="module", params=HOSTS)
+def binder(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The same page and config served by each host: it uses only ws-json1 and standard verbs."""
+    with served(tmp_path_factory.mktemp("page"), host=request.param) as running:
         yield running
 
 
@@ -233,8 +235,9 @@ def test_phone_width_has_no_horizontal_scroll(binder: Any) -> None:
         assert phone.errors == []
 
 
-def test_reconnects_after_a_binder_restart(tmp_path: Path) -> None:
-    with served(tmp_path) as restartable, chromium() as page:
+@pytest.mark.parametrize("host", HOSTS)
+def test_reconnects_after_a_binder_restart(tmp_path: Path, host: str) -> None:
+    with served(tmp_path, host=host) as restartable, chromium() as page:
         open_page(page, restartable)
         choose(page, "pagetest/long")
         page.get_by_label("seconds").fill("60")
@@ -258,6 +261,8 @@ def test_reconnects_after_a_binder_restart(tmp_path: Path) -> None:
 
 
 def test_devtools_link_only_when_devtools_is_served(tmp_path: Path, binder: Any) -> None:
+    if binder.host != "embedded":
+        pytest.skip("afb-binder serves its own /devtools/ whenever it was built with the devtools")
     devtools = tmp_path / "devtools"
     devtools.mkdir()
     (devtools / "index.html").write_text("<!DOCTYPE html><title>a folder served at /devtools/</title>\n")
