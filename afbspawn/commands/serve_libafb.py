@@ -74,8 +74,8 @@ async def serve_libafb(args: argparse.Namespace, verbosity: int, config_paths: l
     root.addHandler(handler)
     host = LibafbHost(libafb, options)
     reloader = Reloader()
-    # the framework's permission backend decides who holds urn:afb-spawn:reload
-    reloader.binding = await attach(host, config_paths, verbosity, args.max_tasks, admin=True)
+    # SIGHUP reloads; spawn-admin/reload needs the embedded binder's --permissions policy
+    reloader.binding = await attach(host, config_paths, verbosity, args.max_tasks)
     missing = sorted(set(options.exports) - set(host.api_names))
     if missing:
         raise StartupError(f"--ws-server: no API named {missing[0]!r} (APIs: {', '.join(host.api_names) or 'none'})")

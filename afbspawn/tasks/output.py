@@ -44,9 +44,10 @@ class TaskOutput:
             self._event.push_to(data, self.listeners)
 
     def attach(self, listener: Hashable, replay: bool) -> Replay:
-        """Add `listener`; with `replay`, first send it the history (none if it already listens)."""
+        """Add `listener`; with `replay`, first send it the history (also when it already listens:
+        a client back on a new connection may be the same handle, e.g. one per session)."""
         sent = 0
-        if replay and listener not in self.listeners:
+        if replay:
             for data in self._history.events():
                 self._event.push_to(data, (listener,))
                 sent += 1
