@@ -34,6 +34,14 @@ class Event(abc.ABC):
     def close(self) -> None:
         """Forget the event and its subscriptions (no more pushes)."""
 
+    def ready(self) -> bool:
+        """False while a subscriber cannot take more: a producer that can wait should pause."""
+        return True
+
+    def when_ready(self, resume: Callable[[], None]) -> None:
+        """Call `resume` once every subscriber can take more (at once when `ready`)."""
+        resume()
+
 
 @dataclass(frozen=True)
 class Caller:

@@ -21,12 +21,14 @@ from afbspawn.afb.embedded.permissions import load_policy
 from afbspawn.afb.embedded.server import (
     DEFAULT_PORT,
     DEFAULT_WS_MAXLEN,
+    HANDSHAKE_SECONDS,
     BinderOptions,
     EmbeddedBinder,
     Listen,
     StartupError,
     configure_trace,
 )
+from afbspawn.afb.embedded.websocket import WsLimits
 from afbspawn.afb.framework import FrameworkMissing
 from afbspawn.binding.api import attach
 from afbspawn.sandbox.containment import end_everything, set_default_root
@@ -68,7 +70,23 @@ def parser() -> argparse.ArgumentParser:
                         "(default: $AFB_SPAWN_CGROUP_ROOT, else the binder's own cgroup)")
     p.add_argument("--ws-maxlen", type=int, default=DEFAULT_WS_MAXLEN, metavar="BYTES",
                    help=f"maximum WebSocket frame (default {DEFAULT_WS_MAXLEN}; smaller values ignored)")
+    limits = WsLimits()
+    p.add_argument("--ws-stall", type=_positive, default=limits.stall_seconds, metavar="SECONDS",
+                   help=f"close a WebSocket that takes nothing for this long (default {limits.stall_seconds:g})")
+    p.add_argument("--ws-idle", type=_positive, default=limits.idle_seconds, metavar="SECONDS",
+                   help=f"ping a silent WebSocket after this long, close it without pong (default {limits.idle_seconds:g})")
+    p.add_argument("--ws-pending", type=int, default=limits.max_pending, metavar="CALLS",
+                   help=f"calls of one WebSocket running at once (default {limits.max_pending})")
+    p.add_argument("--handshake-timeout", type=_positive, default=HANDSHAKE_SECONDS, metavar="SECONDS",
+                   help=f"an HTTP connection must send a request this soon (default {HANDSHAKE_SECONDS:g})")
     return p
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 86400:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected seconds between 0 and 86400")
+    return value
 
 
 def config_paths(args: argparse.Namespace) -> list[str]:
@@ -106,6 +124,8 @@ def binder_options(args: argparse.Namespace) -> BinderOptions:
         aliases=aliases, allow_origins=args.allow_origin,
         policy=load_policy(args.permissions) if args.permissions else None,
         ws_maxlen=max(args.ws_maxlen, DEFAULT_WS_MAXLEN), tracereq=tracing(args),
+        ws_limits=WsLimits(stall_seconds=args.ws_stall, idle_seconds=args.ws_idle, max_pending=max(1, args.ws_pending)),
+        handshake_seconds=args.handshake_timeout,
     )
 
 
