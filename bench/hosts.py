@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "test"))
 sys.path.insert(0, str(REPO))
 from afbclient import AfbClient
+from binderproc import listening
 
 from afbspawn.afb.framework import prefix, program
 
@@ -56,16 +57,6 @@ def commands(config: Path, port: int) -> dict[str, list[str] | None]:
     }
 
 
-def wait_listening(port: int, process: subprocess.Popen[bytes]) -> bool:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and process.poll() is None:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return True
-        time.sleep(0.05)
-    return False
-
-
 async def rate(client: AfbClient, verb: str, args: object, count: int) -> tuple[float, float]:
     """(calls/s, p50 ms) of `count` sequential calls."""
     durations = []
@@ -91,7 +82,7 @@ def run_binder(command: list[str], port: int) -> dict[str, tuple[float, float]] 
         process = subprocess.Popen(command, cwd=REPO, stdin=subprocess.DEVNULL,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            if wait_listening(port, process):
+            if listening(port, process):
                 return asyncio.run(measure(port))
         finally:
             process.send_signal(signal.SIGTERM)

@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -27,7 +25,7 @@ from integration import require_whole_binder
 
 require_whole_binder()
 
-from binderproc import Binder, start_binder
+from binderproc import Binder, listening, start_binder
 from conftest import NOBODY_GID, NOBODY_UID, free_port
 from hosts import framework_program, host_args
 
@@ -127,21 +125,11 @@ def start_c_binder(config: Path, port: int, workspace: Path) -> subprocess.Popen
              "--", "env", f"DIRTOLIST={config.parent.name}", binder, "-i", f"tcp:127.0.0.1:{port}",
              f"--binding={binding}:{config}"],
             cwd=workspace, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        if _listening(port, process):
+        if listening(port, process):
             return process
         process.kill()
         process.communicate()
     pytest.fail(f"the C spawn-binding did not start in {C_STARTS} attempts")
-
-
-def _listening(port: int, process: subprocess.Popen[bytes]) -> bool:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and process.poll() is None:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return True
-        time.sleep(0.05)
-    return False
 
 
 def stop_target(binder: Binder | subprocess.Popen[bytes]) -> tuple[bytes, bytes]:

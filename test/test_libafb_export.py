@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,7 @@ from integration import require_whole_binder
 require_whole_binder()
 
 from afbclient import AfbClient
-from binderproc import start_binder
+from binderproc import listening, start_binder
 from conftest import REPO, free_port
 from hosts import framework_program, host_args
 
@@ -48,18 +46,6 @@ def export_uri(transport: str, folder: Path) -> str:
     return f"tcp:127.0.0.1:{free_port()}/{API}"
 
 
-def wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"afb-binder ended: {process.communicate()}")
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError("afb-binder did not listen")
-
-
 @pytest.fixture(params=TRANSPORTS)
 def exported(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
     """(direct ws url, imported ws url): afb-spawn exporting API over one transport, afb-binder importing it."""
@@ -77,7 +63,7 @@ def exported(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
                                      f"--ws-client=public:{uri}"],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            wait_listening(import_port, importer)
+            assert listening(import_port, importer), "the importing afb-binder did not start"
             yield f"ws://127.0.0.1:{port}/api", f"ws://127.0.0.1:{import_port}/api"
         finally:
             importer.terminate()
