@@ -1,14 +1,16 @@
 """One `x-afb-ws-json1` WebSocket connection: read calls, write replies and events.
 
-aiohttp does the RFC 6455 framing; it accepts unmasked client frames (afb-client
+aiohttp reads the RFC 6455 frames; it accepts unmasked client frames (afb-client
 sends them), echoes pings and closes oversize (1009) or RSV-flagged (1002) frames.
-Everything sent goes through one bounded queue drained by a writer task, so a
-stalled client never blocks the verbs or the other clients.
+Replies and events are framed here: what a loop turn sends to a connection goes to
+the socket in one write (a burst of lines is one syscall, not one per line), and the
+bytes waiting are bounded, so a stalled client never blocks the verbs or the others.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 from collections.abc import Callable
 
 from aiohttp import WSMsgType, web
@@ -24,6 +26,16 @@ PROTOCOL = "x-afb-ws-json1"
 QUEUE_BYTES = 16 * 1024 * 1024  # per connection: beyond this the client is too slow and is closed
 
 Dispatch = Callable[[EmbeddedRequest], None]
+_SHORT_HEADERS = [bytes((0x81, length)) for length in range(126)]  # FIN + text, unmasked
+
+
+def text_header(length: int) -> bytes:
+    """The header of an unmasked, final text frame carrying `length` bytes (RFC 6455 §5.2)."""
+    if length < 126:
+        return _SHORT_HEADERS[length]
+    if length < 65536:
+        return struct.pack("!BBH", 0x81, 126, length)
+    return struct.pack("!BBQ", 0x81, 127, length)
 
 
 class WsConnection(Listener):
@@ -37,42 +49,53 @@ class WsConnection(Listener):
         self.peer = peer
         self._dispatch = dispatch
         self._trace = trace
-        self._queue: asyncio.Queue[bytes] = asyncio.Queue()
-        self._queued = 0
+        self._pending: list[bytes] = []  # headers and payloads of this loop turn, written together
+        self._queued = 0  # bytes waiting: pending here plus the transport's buffer at the last write
         self._limit = queue_bytes
-        self._open = True
+        self._open = transport is not None
 
     def send(self, frame: bytes) -> bool:
         if not self._open:
             return False
         if self._queued + len(frame) > self._limit:
-            log.warning("%s: send queue over %d bytes (client too slow): closing the connection",
-                        self.peer, self._limit)
-            self._abort()
+            self._too_slow()
             return False
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self._flush)
         self._queued += len(frame)
-        self._queue.put_nowait(frame)
+        self._pending += (text_header(len(frame)), frame)
         return True
+
+    def _flush(self) -> None:
+        """Write what this loop turn queued, in one go."""
+        if not self._open or not self._pending:
+            return
+        assert self._transport is not None
+        data = b"".join(self._pending)
+        self._pending.clear()
+        if self._transport.is_closing() or self.ws.closed:  # what is queued can reach no one
+            self._open = False
+            self.drop_subscriptions()
+            return
+        self._transport.write(data)
+        self._queued = self._transport.get_write_buffer_size()
+        if self._queued > self._limit:
+            self._too_slow()
+
+    def _too_slow(self) -> None:
+        log.warning("%s: send queue over %d bytes (client too slow): closing the connection",
+                    self.peer, self._limit)
+        self._abort()
 
     def _abort(self) -> None:
         self._open = False
+        self._pending.clear()
         self.drop_subscriptions()
         if self._transport is not None:
             self._transport.abort()  # a close frame could not get through the full pipe anyway
 
-    async def _writer(self) -> None:
-        try:
-            while True:
-                frame = await self._queue.get()
-                self._queued -= len(frame)
-                await self.ws.send_frame(frame, WSMsgType.TEXT)
-        except ConnectionError:  # the peer is gone: what is queued can reach no one
-            self._open = False
-            self.drop_subscriptions()
-
     async def run(self) -> None:
         """Serve the connection until it closes; subscriptions end with it."""
-        writer = asyncio.create_task(self._writer())
         try:
             async for message in self.ws:
                 if message.type == WSMsgType.BINARY:
@@ -84,8 +107,6 @@ class WsConnection(Listener):
         finally:
             self._open = False
             self.drop_subscriptions()
-            writer.cancel()
-            await asyncio.gather(writer, return_exceptions=True)
 
     async def _receive(self, text: str) -> None:
         try:
@@ -114,5 +135,6 @@ class WsConnection(Listener):
         return sink
 
     async def _close(self, code: int, reason: str) -> None:
+        self._flush()
         self._open = False
         await self.ws.close(code=code, message=reason.encode())
