@@ -60,7 +60,11 @@ class EmbeddedEvent(Event):
         frame = codec.event_wire(self._name, self._head, data)
         if self._trace:
             self._trace(f"event {self._name} -> {len(self._listeners)} listener(s): {frame.decode('utf-8')}")
-        return sum(1 for listener in list(self._listeners) if listener.send(frame))
+        reached = 0
+        for listener in tuple(self._listeners):  # a listener may drop out while sent to
+            if listener.send(frame):
+                reached += 1
+        return reached
 
     def close(self) -> None:
         self._closed = True
