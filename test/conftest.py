@@ -1,4 +1,5 @@
-"""Shared fixtures: repo paths, the ../shared folder, and running code as `nobody`."""
+"""Shared fixtures: repo paths, the ../shared folder, running code as `nobody`, and a cgroup
+root of this test run's own (helpers run suites in parallel on one cgroup tree)."""
 from __future__ import annotations
 
 import os
@@ -17,6 +18,38 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 NOBODY_UID = 65534
 NOBODY_GID = 65534
+
+
+def new_cgroup_root(tag: str) -> Path | None:
+    """A fresh empty group under the real cgroup2 mount, or None where it cannot be made."""
+    from afbspawn.sandbox.cgroups import find_cgroup2_mount
+
+    mount = find_cgroup2_mount()
+    if mount is None or os.geteuid() != 0:
+        return None
+    path = Path(tempfile.mkdtemp(prefix=f"afbspawn-{tag}-", dir="/tmp")).name
+    try:
+        root = Path(mount) / path
+        root.mkdir()
+    except OSError:
+        return None
+    finally:
+        os.rmdir(Path("/tmp") / path)
+    return root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_cgroup_root() -> Iterator[Path | None]:
+    """Every binder and plan of this run keeps its task groups under one group of its own."""
+    from afbspawn.sandbox.containment import ROOT_ENV, end_everything, end_tree
+
+    root = new_cgroup_root("test")
+    if root is not None:
+        os.environ[ROOT_ENV] = str(root)
+    yield root
+    end_everything()
+    if root is not None:
+        end_tree(root)
 
 
 @pytest.fixture(scope="session")

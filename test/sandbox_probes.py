@@ -50,6 +50,12 @@ def _cap_bit_clear(field: str, bit: int) -> str:
     return f'v=$(grep "^{field}:" /proc/self/status | cut -f2); [ $(( 0x$v & (1 << {bit}) )) -eq 0 ]'
 
 
+def _caps_are(bounding: str) -> str:
+    """CapBnd is exactly `bounding` (hex), and the task holds nothing beyond it."""
+    return (f'grep -q "^CapBnd:.{bounding}$" /proc/self/status'
+            ' && for f in CapPrm CapEff CapAmb; do grep -q "^$f:.0000000000000000$" /proc/self/status || exit 1; done')
+
+
 def scenarios() -> dict[str, Callable[[], Scenario]]:
     tmp = tempfile.mkdtemp(prefix="afbspawn-probe-")
     os.chmod(tmp, 0o755)
@@ -88,13 +94,34 @@ def scenarios() -> dict[str, Callable[[], Scenario]]:
         "seccomp-kill": lambda: Scenario(
             m.Sandbox(uid="sckill", seccomp=m.Seccomp(default="SCMP_ACT_ALLOW", rules=(
                 m.SeccompRule("uname", "SCMP_ACT_KILL"),))), "", "/usr/bin/uname", ("uname",)),
+        "seccomp-default-kill-only": lambda: Scenario(
+            m.Sandbox(uid="scdefkill", seccomp=m.Seccomp(default="SCMP_ACT_KILL")), f"mkdir {tmp}/default-kill"),
+        "seccomp-default-kill-process-only": lambda: Scenario(
+            m.Sandbox(uid="scdefkillp", seccomp=m.Seccomp(default="SCMP_ACT_KILL_PROCESS")), f"mkdir {tmp}/kill-p"),
+        "seccomp-default-log-only": lambda: Scenario(
+            m.Sandbox(uid="scdeflog", seccomp=m.Seccomp(default="SCMP_ACT_LOG")),
+            'grep -q "^Seccomp:	2$" /proc/self/status'),
+        "bounding-set-empty-for-nobody": lambda: Scenario(
+            m.Sandbox(uid="bndnobody", identity=_identity()), _caps_are("0000000000000000")),
+        "bounding-set-empty-in-namespace": lambda: Scenario(
+            contained("bndns", *PROC_DEV, identity=_identity()), _caps_are("0000000000000000")),
+        "bounding-set-keeps-only-set-caps": lambda: Scenario(
+            contained("bndset", *PROC_DEV, identity=_identity(),
+                      caps=(m.Capability("NET_BIND_SERVICE", 10, m.CapMode.UNSET),)), _caps_are("0000000000000000")),
+        "tmpfs-owned-by-the-sandbox-user": lambda: Scenario(
+            contained("tmpfs", *PROC_DEV, m.Mount("/tmp", m.MountMode.TMPFS),
+                      m.Mount("/work", m.MountMode.TMPFS, perms=0o700), identity=_identity()),
+            '[ "$(stat -c %u:%g:%a /tmp)" = 65534:65534:1777 ] && [ "$(stat -c %u:%g:%a /work)" = 65534:65534:700 ]'
+            ' && echo x > /tmp/file && echo y > /work/file'),
+        "rlimit-unlimited": lambda: Scenario(
+            m.Sandbox(uid="rlimitinf", rlimits=(m.Rlimit("FSIZE", -1, -1),)), '[ "$(ulimit -f)" = unlimited ]'),
         "seccomp-x32-refused": lambda: Scenario(
             m.Sandbox(uid="scx32", seccomp=m.Seccomp(default="SCMP_ACT_ALLOW", rules=(
                 m.SeccompRule("ptrace", "SCMP_ACT_ERRNO", 1),))),
             "", sys.executable if os.access(sys.executable, os.X_OK) else "/usr/bin/python3",
             ("python", "-c", "import ctypes; ctypes.CDLL(None).syscall(0x40000000 | 39); print('x32 ran')")),
         "no-new-privs": lambda: Scenario(
-            m.Sandbox(uid="nnp", seccomp=m.Seccomp(locked=True)), 'grep -q "^NoNewPrivs:\t1$" /proc/self/status'),
+            m.Sandbox(uid="nnp", seccomp=m.Seccomp(locked=True, filters=False)), 'grep -q "^NoNewPrivs:\t1$" /proc/self/status'),
         "no-binder-fd-inherited": lambda: Scenario(
             m.Sandbox(uid="fds"),
             'for fd in /proc/$$/fd/*; do case "${fd##*/}" in 0|1|2) ;; *) if [ -e "$fd" ]; then exit 1; fi;; esac; done; exit 0'),

@@ -82,6 +82,9 @@ class RecordingLauncher:
         self.launched.append(child)
         return child
 
+    def explain_steps(self, cmdpath: str, argv: Sequence[str]) -> list[tuple[str, str]]:
+        return self.plan.explain_steps(cmdpath, argv)
+
 
 class CollectEncoder(Encoder):
     def __init__(self, sink: EventSink, synchronous: bool) -> None:

@@ -258,8 +258,8 @@ def test_api_spec_verbs_permissions_and_events() -> None:
 
     toolkit = Toolkit(compile_plan, lambda spec, plugins: CollectFactory(spec.name == "sync"), build_argv, compile_command)
     spec = api_spec(host, API, toolkit)
-    assert [v.name for v in spec.verbs] == ["ping", "info", "distro", "admin/sync"]
-    assert [v.permission for v in spec.verbs] == [None, None, None, "urn:x:sync"]
+    assert [v.name for v in spec.verbs] == ["ping", "info", "explain", "distro", "admin/sync"]
+    assert [v.permission for v in spec.verbs] == [None, None, None, None, "urn:x:sync"]
     assert host.events == ["basic/distro", "basic/admin/sync"]
     assert plans == ["sandbox-basic"]  # one plan per sandbox, compiled at load
     assert spec.on_ready is None
@@ -329,3 +329,25 @@ def test_unknown_encoder_or_plugin_is_a_config_error() -> None:
     toolkit = Toolkit(lambda sandbox: RecordingLauncher(), find_factory, build_argv, compile_command)
     with pytest.raises(ConfigError, match="broken.json: /: api b: ENCODER_NOT_FOUND"):
         _checked_spec(RecordingHost(), broken, toolkit)
+
+
+def test_exec_caller_text_stays_literal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`$NAME` from a caller is never expanded from the binder's environment (no secret, no probing)."""
+    monkeypatch.setenv("SECRET_X", "binder-secret")
+    host = RecordingHost()
+    handler = {v.name: v for v in exec_spec(host).verbs}["exec"].handler
+
+    async def call_exec(args: Any) -> tuple[int, Any, str | None]:
+        request = FakeRequest(args)
+        handler(request)
+        return await asyncio.wait_for(request.done, 20)
+
+    async def scenario() -> None:
+        status, data, _ = await call_exec({"sandbox": "exec-box", "encoder": "sync", "exec": {
+            "cmdpath": "/bin/echo", "args": ["$SECRET_X", "${NO_SUCH_VARIABLE}", "$$", "50%?"]}})
+        assert status == 0 and data["stdout"] == "$SECRET_X ${NO_SUCH_VARIABLE} $$ 50%?\n", data
+        status, _, info = await call_exec({"sandbox": "exec-box", "exec": {"cmdpath": "$SECRET_X/bin/echo"}})
+        assert status == Status.INVALID_REQUEST and "'$SECRET_X/bin/echo' is not an absolute path" in (info or "")
+        assert "binder-secret" not in (info or "") and "unknown variable" not in (info or "")
+
+    run(scenario())

@@ -288,3 +288,21 @@ def test_exec_verb_command_is_compiled_within_a_sandbox(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         compile_command({"uid": "d", "exec": {"cmdpath": "/nonexistent"}}, sandbox, api.name, environ={})
     assert [(p.path, p.message) for p in caught.value.problems] == [("/exec/cmdpath", "'/nonexistent' does not exist")]
+
+
+def test_config_named_without_extension(tmp_path: Path) -> None:
+    """The systemd unit passes /etc/afb-spawn/INSTANCE: the one INSTANCE.{json,yaml,yml} is loaded."""
+    write(tmp_path, config("vpn"), "vpn.json")
+    apis = load_paths([str(tmp_path / "vpn")], environ={}, privileged=False)
+    assert [a.name for a in apis] == ["vpn"]
+
+
+def test_config_name_matching_none_or_several(tmp_path: Path) -> None:
+    write(tmp_path, config("one"), "twice.json")
+    write(tmp_path, config("two"), "twice.yaml")
+    with pytest.raises(ConfigError) as caught:
+        load_paths([str(tmp_path / "twice"), str(tmp_path / "none")], environ={}, privileged=False)
+    several, missing = caught.value.problems
+    assert several.message.startswith("several configs have this name: ")
+    assert (missing.file, missing.message) == (str(tmp_path / "none"),
+                                               "no such config file or directory, nor with .json, .yaml or .yml")

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
 from afbspawn.config import model as m
 from afbspawn.sandbox import LaunchError, SandboxError, compile_plan
-from afbspawn.sandbox.cgroups import find_cgroup2_mount, prepare_cgroup, remove_leaf
+from afbspawn.sandbox.cgroups import find_cgroup2_mount, prepare_cgroup
+from afbspawn.sandbox.containment import Containment, open_containment
 from afbspawn.sandbox.environ import build_environment
 from afbspawn.sandbox.identity import resolve_identity
 from afbspawn.sandbox.namespaces import (
@@ -161,7 +163,7 @@ def test_seccomp_rulespath_must_be_bpf(tmp_path: Path) -> None:
 
 
 def test_seccomp_locked_alone_is_no_new_privs_without_filter() -> None:
-    plan = compile_plan(m.Sandbox(uid="s", seccomp=m.Seccomp(locked=True)))
+    plan = compile_plan(m.Sandbox(uid="s", seccomp=m.Seccomp(locked=True, filters=False)))
     assert plan.seccomp is None and plan.no_new_privs
 
 
@@ -179,36 +181,48 @@ def test_cgroup2_mount_found_in_mountinfo() -> None:
     assert find_cgroup2_mount("22 1 0:21 / /sys rw - sysfs sysfs rw\n") is None
 
 
-def fake_hierarchy(root: Path, controllers: str) -> Path:
-    (root / "cgroup.controllers").write_text(controllers)
-    (root / "cgroup.subtree_control").write_text("")
-    return root
+def fake_tree(root: Path, controllers: str) -> Containment:
+    """A directory shaped like a cgroup2 group (the kernel here lacks these controllers)."""
+    for name, text in (("cgroup.controllers", controllers), ("cgroup.subtree_control", ""), ("cgroup.procs", "")):
+        (root / name).write_text(text)
+    return open_containment(str(root))
 
 
 def test_cgroup_limits_are_written_and_controllers_enabled(tmp_path: Path) -> None:
-    root = fake_hierarchy(tmp_path, "cpu memory pids")
-    group = prepare_cgroup("box", m.Cgroups(mem_max="64M", pids_max="32", cpu_weight="50"), str(root))
-    assert (root / "box" / "memory.max").read_text() == "64M"
-    assert (root / "box" / "pids.max").read_text() == "32"
-    assert (root / "box" / "cpu.weight").read_text() == "50"
-    assert (root / "cgroup.subtree_control").read_text() in {"+cpu", "+memory", "+pids"}  # last write wins here
+    containment = fake_tree(tmp_path, "cpu memory pids io cpuset")
+    cgroups = m.Cgroups(mem_max="64M", mem_low="16M", mem_high="48M", mem_min="1M", mem_swap="0", pids_max="32",
+                        cpu_weight="50", cpu_max="50000 100000", io_max="8:0 rbps=1048576", cpuset="0")
+    group = prepare_cgroup("box", cgroups, containment)
+    assert group is not None and containment.subtree is not None
+    box = containment.subtree / "box"
+    written = {name: (box / name).read_text() for name in ("memory.max", "memory.low", "memory.high", "memory.min",
+               "memory.swap.max", "pids.max", "cpu.weight", "cpu.max", "io.max", "cpuset.cpus")}
+    assert written == {"memory.max": "64M", "memory.low": "16M", "memory.high": "48M", "memory.min": "1M",
+                       "memory.swap.max": "0", "pids.max": "32", "cpu.weight": "50", "cpu.max": "50000 100000",
+                       "io.max": "8:0 rbps=1048576", "cpuset.cpus": "0"}
+    assert (containment.subtree / "cgroup.subtree_control").read_text() == "+pids"  # the last of the writes
     leaf, fd = group.create_leaf()
     os.close(fd)
-    assert leaf.parent == root / "box" and leaf.is_dir()
-    remove_leaf(leaf)
-    remove_leaf(leaf)
-    assert not leaf.exists()
+    assert leaf.path.parent == box and leaf.path.is_dir() and leaf in containment.live
+    assert leaf.remove() and leaf.remove()
+    assert not leaf.path.exists() and leaf not in containment.live
+    shutil.rmtree(containment.subtree)
 
 
-def test_missing_controller_names_it_and_the_mount(tmp_path: Path) -> None:
-    root = fake_hierarchy(tmp_path, "cpu")
-    with pytest.raises(SandboxError, match=f"'memory' is not available in the cgroup2 mount {root}"):
-        prepare_cgroup("box", m.Cgroups(mem_max="64M"), str(root))
+def test_missing_controller_names_it_and_the_tree(tmp_path: Path) -> None:
+    containment = fake_tree(tmp_path, "cpu")
+    with pytest.raises(SandboxError, match=f"'memory' is not available in the cgroup2 tree {tmp_path}"):
+        prepare_cgroup("box", m.Cgroups(mem_max="64M"), containment)
+    assert containment.subtree is not None
+    os.rmdir(containment.subtree)
 
 
-def test_unprivileged_cgroups_are_refused() -> None:
-    with pytest.raises(SandboxError, match="cgroups"):
-        compile_plan(m.Sandbox(uid="c", cgroups=m.Cgroups()), privileged=False)
+def test_cgroups_without_a_writable_subtree_are_refused_with_the_reason() -> None:
+    with pytest.raises(SandboxError, match="no writable cgroup2 subtree: /x is not writable"):
+        compile_plan(m.Sandbox(uid="c", cgroups=m.Cgroups()), containment=Containment(None, "/x is not writable"))
+    plan = compile_plan(m.Sandbox(uid="c"), containment=Containment(None, "/x is not writable"))
+    assert plan.cgroup is None
+    assert any("process group only (/x is not writable)" in step for step in plan.explain("/bin/true", ["true"]))
 
 
 # ---- explain and errors ----

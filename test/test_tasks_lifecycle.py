@@ -53,8 +53,19 @@ def run(coro: Any) -> Any:
 def test_async_output_then_final_event_with_exit_code() -> None:
     pushed = run(run_async(make_site("echo out; echo err >&2; exit 3")))
     pid = pushed[0]["pid"]
+    stats = pushed[-1].pop("stats")
     assert pushed == [{"type": "data", "pid": pid, "stdout": "out\n", "stderr": "err\n"},
                       {"type": "final-event", "pid": pid, "status": {"exit": 3}}]
+    assert list(stats) == ["wall_s", "user_s", "system_s", "peak_rss_kib"] and 0 <= stats["wall_s"] < 30, stats
+
+
+def test_stats_measure_the_task() -> None:
+    """A CPU-bound task shows its CPU time; a sleeping one its wall time, not CPU."""
+    busy = run(run_async(make_site("i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done")))[-1]["stats"]
+    idle = run(run_async(make_site("sleep 0.5")))[-1]["stats"]
+    assert busy["user_s"] + busy["system_s"] >= 0.05 and busy["wall_s"] >= busy["user_s"] * 0.5, busy
+    assert idle["wall_s"] >= 0.5 and idle["user_s"] + idle["system_s"] < 0.25, idle
+    assert busy["peak_rss_kib"] > 0
 
 
 def test_sync_result_carries_identity_status_and_fields() -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from afbspawn.afb.host import ApiSpec, Event, Host, VerbSpec
 from afbspawn.binding.actions import ArgvBuilder, CommandVerb
-from afbspawn.binding.builtins import info_verb, ping
+from afbspawn.binding.builtins import EXPLAIN, explain_verb, info_verb, ping
 from afbspawn.binding.controller import ActionError, extra_verb, onload_runner
 from afbspawn.binding.execverb import CommandCompiler, ExecVerb, exec_verb_spec
 from afbspawn.config.model import Api, Command, EncoderSpec, Plugin, Sandbox
@@ -90,5 +90,8 @@ def api_spec(host: Host, api: Api, toolkit: Toolkit) -> ApiSpec:
         verbs.append(VerbSpec(command.verb, make_verb(site), info=command.info,
                               usage=command.usage, sample=command.sample, permission=command.privilege))
     verbs.extend(extra_verb(host, api, action) for action in api.extra)
+    if EXPLAIN not in {verb.name for verb in verbs}:  # a config's own `explain` verb wins
+        verbs.insert(2, VerbSpec(EXPLAIN, explain_verb(api, plans),
+                                 info="the steps a command's sandbox applies: {\"verb\": V, \"args\"?: {...}}"))
     return ApiSpec(api.name, verbs, info=api.metadata.info,
                    on_ready=onload_runner(host, api) if api.onload else None)

@@ -81,13 +81,29 @@ class ExecVerb:
         return verb
 
 
+def _escape_expansion(text: Any) -> Any:
+    """`$` doubled: no `$NAME` of the binder's environment is ever read for a caller."""
+    return text.replace("$", "$$") if isinstance(text, str) else text
+
+
+def _escape_template(text: Any) -> Any:
+    """`$`, `%` and `?` doubled: the caller's text is final, neither expanded nor a template."""
+    return _escape_expansion(text).replace("%", "%%").replace("?", "??") if isinstance(text, str) else text
+
+
 def literal_args(spec: Any) -> Any:
-    """The caller's `exec` with `%` and `?` escaped: its args are final text, not templates."""
-    if not isinstance(spec, dict) or "args" not in spec:
+    """The caller's `exec` made literal: `cmdpath` and `args` are taken as given, never expanded
+    (expanding them from the binder's environment would answer its secrets, and an unknown name
+    would tell which variables exist)."""
+    if not isinstance(spec, dict):
         return spec
-    args = spec["args"]
-    escape = (lambda a: a.replace("%", "%%").replace("?", "??") if isinstance(a, str) else a)
-    return {**spec, "args": [escape(a) for a in args] if isinstance(args, list) else escape(args)}
+    literal = dict(spec)
+    if "cmdpath" in spec:
+        literal["cmdpath"] = _escape_expansion(spec["cmdpath"])
+    if "args" in spec:
+        args = spec["args"]
+        literal["args"] = [_escape_template(a) for a in args] if isinstance(args, list) else _escape_template(args)
+    return literal
 
 
 def exec_permission(api: Api) -> str | None:

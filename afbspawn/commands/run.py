@@ -62,11 +62,11 @@ def wait_status(child: Child, timeout: int | None) -> int:
         ready, _, _ = select.select([child.pidfd], [], [], timeout or None)
         if not ready:
             print(f"afb-spawn run: timeout after {timeout}s, killing the task", file=sys.stderr)
-            os.killpg(child.pid, signal.SIGKILL)
+            child.end()
     except KeyboardInterrupt:  # the task has its own session: the terminal's ^C does not reach it
         os.killpg(child.pid, signal.SIGTERM)
     info = os.waitid(os.P_PIDFD, child.pidfd, os.WEXITED)
-    child.release()
+    child.wait_removed()  # what the task left running ends with it
     if info.si_code in (os.CLD_KILLED, os.CLD_DUMPED):
         return SIGNAL_BASE + info.si_status
     return info.si_status

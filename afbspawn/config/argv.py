@@ -39,6 +39,18 @@ def build_argv(command: Command, query_args: Any) -> list[str]:
     return argv
 
 
+def written_argv(command: Command) -> list[str]:
+    """The argv as the config writes it, placeholders unfilled (`%dirname%`, `?seconds?`): what
+    `explain` shows before any argument is given."""
+    def written(part: str | Placeholder) -> str:
+        if isinstance(part, str):
+            return part
+        mark = "%" if part.mandatory else "?"
+        return f"{mark}{part.name}{mark}"
+
+    return [command.uid] + ["".join(written(part) for part in template.parts) for template in command.args]
+
+
 def _fill(template: ArgTemplate, args: Mapping[str, Any], command: Command) -> str:
     if template.is_literal:
         return "".join(template.parts)  # type: ignore[arg-type]

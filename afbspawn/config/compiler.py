@@ -103,7 +103,8 @@ def _sandbox(node: dict[str, Any], path: Path, multiple: bool, problems: Collect
         verbose=node.get("verbose", 0), timeout=acls.get("timeout") or None, identity=identity,
         environment=compiler.environment(), caps=compiler.capabilities(), cgroups=compiler.cgroups(),
         seccomp=compiler.seccomp(), namespace=compiler.namespace(), rlimits=compiler.rlimits(),
-        allow_exec=bool(node.get("exec-verb", False)),
+        allow_exec=bool(node.get("exec-verb", False)), strict=bool(node.get("strict", False)),
+        source_path=pointer(path),
     )
 
 

@@ -77,8 +77,22 @@ def _config_files(paths: Sequence[str], problems: list[Problem]) -> list[str]:
                 problems.append(Problem(path, "", "no *.json, *.yaml or *.yml config file in this directory"))
             files.extend(found)
         else:
-            files.append(path)
+            files.extend(_by_name(path, problems))
     return files
+
+
+def _by_name(path: str, problems: list[Problem]) -> list[str]:
+    """A config named without its extension (`/etc/afb-spawn/vpn`, as the systemd unit's
+    instance does) is the one NAME.json, NAME.yaml or NAME.yml beside it."""
+    if os.path.exists(path) or path.endswith(EXTENSIONS):
+        return [path]
+    found = [path + extension for extension in EXTENSIONS if os.path.isfile(path + extension)]
+    if not found:
+        problems.append(Problem(path, "", "no such config file or directory, nor with .json, .yaml or .yml"))
+    elif len(found) > 1:
+        problems.append(Problem(path, "", f"several configs have this name: {', '.join(found)}",
+                                "keep one, or name the file with its extension"))
+    return found[:1]
 
 
 def _read(file: str, problems: Collector) -> Any:

@@ -32,6 +32,7 @@ class Mount:
     mode: MountMode
     source: str | None = None  # host path (RO/RW), link text (SYMLINK), shell command (EXECFD)
     content: bytes | None = None  # EXECFD: the captured output
+    perms: int | None = None  # TMPFS: mode of its root (new key; default 0755, /tmp 1777)
 
 
 class Share(enum.Enum):
@@ -113,6 +114,7 @@ class Cgroups:
     mount: str | None = None  # cgroup2 mount point; None = discovered from mountinfo
     cpuset: str | None = None  # cpuset.cpus
     mem_min: str | None = None
+    mem_low: str | None = None  # new: memory.low
     mem_max: str | None = None
     mem_high: str | None = None  # C spelling: hight
     mem_swap: str | None = None  # memory.swap.max
@@ -136,6 +138,7 @@ class Seccomp:
     rules: tuple[SeccompRule, ...] = ()
     rulespath: str | None = None  # precompiled BPF file
     default_errno: int | None = None
+    filters: bool = True  # False: neither `default`, `rules` nor `rulespath` given (`locked` alone)
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,8 @@ class Sandbox:
     namespace: Namespace | None = None
     rlimits: tuple[Rlimit, ...] = ()
     allow_exec: bool = False  # new key `exec-verb`: enables the builtin exec verb
+    strict: bool = False  # new key: what can only partly be applied here is an error, not a warning
+    source_path: str = ""  # JSON pointer of the sandbox in its file, for load errors
 
 
 @dataclass(frozen=True)

@@ -143,7 +143,7 @@ class SandboxCompiler:
         high = alias(mem, ("high", "hight"), path + ("mem",), self.problems)
         return model.Cgroups(
             mount=node.get("mount"), cpuset=node.get("cset"),
-            mem_min=_str(mem.get("min")), mem_max=_str(mem.get("max")), mem_high=_str(high),
+            mem_min=_str(mem.get("min")), mem_low=_str(mem.get("low")), mem_max=_str(mem.get("max")), mem_high=_str(high),
             mem_swap=_str(mem.get("swap")), cpu_weight=_str(cpu.get("weight")), cpu_max=cpu.get("max"),
             io_max=node.get("io"), pids_max=_str(node.get("pids")),
         )
@@ -171,6 +171,7 @@ class SandboxCompiler:
         return model.Seccomp(
             default=default[0] if default else "SCMP_ACT_KILL", default_errno=default[1] if default else None,
             locked=bool(node.get("locked", False)), rules=tuple(rules), rulespath=rulespath,
+            filters=any(key in node for key in ("default", "rules", "rulespath")),
         )
 
     def _check_bpf_file(self, path: Path, filename: str) -> None:
@@ -235,6 +236,12 @@ class SandboxCompiler:
         if kind is model.MountMode.EXECFD:
             content = self._execfd(path + ("source",), source)
             return model.Mount(target, kind, source, content)
+        if "perms" in entry:
+            if kind is not model.MountMode.TMPFS:
+                self.problems.add(path + ("perms",), f"'perms' applies to tmpfs mounts only, not '{mode}'",
+                                  "remove it")
+                return None
+            return model.Mount(target, kind, perms=int(entry["perms"], 8))
         return model.Mount(target, kind)
 
     def _check_source(self, path: Path, source: str, autocreate: bool) -> None:

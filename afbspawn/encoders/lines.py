@@ -66,7 +66,7 @@ class LineSplitter:
         if max(map(len, lines)) > longest:
             return None
         if "\r" in text:
-            lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+            lines = [line.removesuffix("\r") for line in lines]
         self._pending[:] = data[last + 1:]
         return lines
 

@@ -1,19 +1,22 @@
 """cgroups v2: a directory per sandbox (limits) made at load, a leaf per task joined by the child.
 
-The leaf lets the binder kill or account a whole task tree, and is removed when the
-task has been reaped. A configured limit whose controller the hierarchy lacks is a
-load error naming the controller and the mount.
+The groups live in the binder's own subtree (afbspawn.sandbox.containment). A
+configured limit whose controller the tree lacks is a load error naming the
+controller and the tree: a task never runs with less than its configuration says.
 """
 from __future__ import annotations
 
 import errno
-import itertools
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config.model import Cgroups
 from .errors import SandboxError
+
+if TYPE_CHECKING:
+    from .containment import CgroupLeaf, Containment
 
 MOUNTINFO = "/proc/self/mountinfo"
 # model field -> (controller, interface file)
@@ -22,6 +25,7 @@ LIMIT_FILES = {
     "cpu_weight": ("cpu", "cpu.weight"),
     "cpu_max": ("cpu", "cpu.max"),
     "mem_min": ("memory", "memory.min"),
+    "mem_low": ("memory", "memory.low"),
     "mem_max": ("memory", "memory.max"),
     "mem_high": ("memory", "memory.high"),
     "mem_swap": ("memory", "memory.swap.max"),
@@ -52,39 +56,21 @@ def configured_limits(cgroups: Cgroups) -> dict[str, tuple[str, str]]:
 
 @dataclass
 class SandboxCgroup:
+    """The sandbox's group in the binder's subtree: its limits, and a leaf per task below it."""
+
     path: Path
     limits: dict[str, tuple[str, str]]
-    _counter: itertools.count
+    containment: Containment
 
     def describe(self) -> list[str]:
-        lines = [f"cgroup: join a new leaf {self.path}/<task> (cgroup.procs)"]
+        lines = [f"cgroup: join a new leaf {self.path}/task-<n> (cgroup.procs); cgroup.kill ends the whole task"]
         lines += [f"cgroup limit {name} = {value} (for the whole sandbox)" for name, (_, value) in self.limits.items()]
         return lines
 
-    def create_leaf(self) -> tuple[Path, int]:
+    def create_leaf(self) -> tuple[CgroupLeaf, int]:
         """A fresh leaf for one task and an O_PATH fd the child opens cgroup.procs from."""
-        leaf = self.path / f"task-{os.getpid()}-{next(self._counter)}"
-        leaf.mkdir(mode=0o755)
-        return leaf, os.open(leaf, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-
-
-def remove_leaf(leaf: Path) -> None:
-    """Kills what is left of the task tree and removes the leaf; idempotent."""
-    try:
-        fd = os.open(leaf / "cgroup.kill", os.O_WRONLY | os.O_CLOEXEC)  # never created: only the kernel's
-        try:
-            os.write(fd, b"1")
-        finally:
-            os.close(fd)
-    except OSError:
-        pass  # already gone, or a kernel before 5.14: rmdir below tells whether it is empty
-    try:
-        leaf.rmdir()
-    except FileNotFoundError:
-        pass
-    except OSError as e:
-        if e.errno != errno.EBUSY:
-            raise
+        leaf = self.containment.new_leaf(self.path)
+        return leaf, os.open(leaf.path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
 
 
 def _controllers(directory: Path) -> set[str]:
@@ -94,27 +80,38 @@ def _controllers(directory: Path) -> set[str]:
         return set()
 
 
-def prepare_cgroup(sandbox: str, cgroups: Cgroups, mount: str | None = None) -> SandboxCgroup:
-    """Creates `<mount>/<sandbox>`, enables the controllers the limits need and writes them."""
-    root_text = mount or cgroups.mount or find_cgroup2_mount()
-    if root_text is None:
-        raise SandboxError(sandbox, "cgroups", "no cgroup2 hierarchy is mounted", "mount cgroup2 or remove cgroups")
-    root = Path(root_text)
-    limits = configured_limits(cgroups)
-    available = _controllers(root)
-    for controller in sorted({c for c, _ in limits.values()}):
+def _enable(directory: Path, controllers: set[str]) -> None:
+    for controller in sorted(controllers):
+        (directory / "cgroup.subtree_control").write_text(f"+{controller}")
+
+
+def prepare_cgroup(sandbox: str, cgroups: Cgroups | None, containment: Containment) -> SandboxCgroup | None:
+    """Creates the sandbox's group in the binder's subtree, enables the controllers its limits
+    need down from the subtree's parent, and writes them; None when tasks are process groups."""
+    if containment.subtree is None:
+        if cgroups is not None:
+            raise SandboxError(sandbox, "cgroups", f"no writable cgroup2 subtree: {containment.reason}",
+                               "run the binder as root, give it --cgroup-root DIR, or remove cgroups")
+        return None
+    limits = configured_limits(cgroups) if cgroups is not None else {}
+    needed = {c for c, _ in limits.values()}
+    base = containment.subtree.parent
+    available = _controllers(base)
+    for controller in sorted(needed):
         if controller not in available:
             raise SandboxError(sandbox, f"cgroups ({controller})",
-                               f"the controller '{controller}' is not available in the cgroup2 mount {root}",
+                               f"the controller '{controller}' is not available in the cgroup2 tree {base}",
                                f"enable it in the kernel/boot or remove the {controller} limits")
-    path = root / sandbox
+    path = containment.subtree / sandbox
     try:
+        _enable(base, needed)
+        _enable(containment.subtree, needed)
         path.mkdir(mode=0o755, exist_ok=True)
-        for controller in sorted({c for c, _ in limits.values()}):
-            (root / "cgroup.subtree_control").write_text(f"+{controller}")
         for filename, (_, value) in limits.items():
             (path / filename).write_text(value)
     except OSError as e:
-        raise SandboxError(sandbox, "cgroups", f"cannot prepare {path}: {e.strerror} ({e.filename})",
+        busy = " (no internal processes: the binder's own cgroup cannot delegate controllers; give it "
+        raise SandboxError(sandbox, "cgroups", f"cannot prepare {path}: {e.strerror} ({e.filename})"
+                           + (busy + "--cgroup-root on an empty group)" if e.errno == errno.EBUSY else ""),
                            "run the binder as root, or remove cgroups") from e
-    return SandboxCgroup(path, limits, itertools.count(1))
+    return SandboxCgroup(path, limits, containment)

@@ -79,6 +79,11 @@ def string_array(keep: list[Any], items: Sequence[str | bytes]) -> Any:
     return array
 
 
+def _rlim(value: int) -> int:
+    """An rlim_t: Python's RLIM_INFINITY is -1, C's is the all-ones unsigned value."""
+    return value & 0xFFFFFFFFFFFFFFFF
+
+
 @dataclass
 class NativePlan:
     """The C plan and every buffer it points to (cffi frees them with this object)."""
@@ -123,7 +128,7 @@ def build_native_plan(namespaces: NamespaceSetup, mounts: MountSetup, identity: 
     plan.chdir = _cstring(keep, identity.chdir)
     limits = ffi.new("struct afbs_rlimit[]", max(len(rlimits), 1))
     for i, limit in enumerate(rlimits):
-        limits[i].resource, limits[i].soft, limits[i].hard = limit.number, limit.soft, limit.hard
+        limits[i].resource, limits[i].soft, limits[i].hard = limit.number, _rlim(limit.soft), _rlim(limit.hard)
     keep.append(limits)
     plan.rlimits, plan.nrlimits = limits, len(rlimits)
     plan.set_caps = int(caps.configured)

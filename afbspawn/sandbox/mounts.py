@@ -22,6 +22,8 @@ DEV_NODES = ("null", "zero", "full", "random", "urandom", "tty")
 DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
              ("stderr", "/proc/self/fd/2"))
 EXECFD_MODE = 0o444
+TMPFS_MODE = 0o755
+TMP_MODE = 0o1777
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,9 @@ class MountSetup:
 
 
 class _Builder:
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, owner: tuple[int, int]) -> None:
         self.root = root
+        self.uid, self.gid = owner  # of the tmpfs mounts: the sandbox's user and group
         self.ops: list[Op] = []
         self.made: set[str] = set()
 
@@ -120,11 +123,16 @@ def _compile_one(sandbox: str, b: _Builder, m: Mount, autocreate: bool) -> str:
         b.mkdirs(target, what, include_self=False)
         b.add(OP_WRITEFILE, target, what, data=content, mode=EXECFD_MODE)
         return f"{what}: {len(content)} bytes captured at load from `{m.source}`"
-    if m.mode in (MountMode.TMPFS, MountMode.PROC, MountMode.MQUEUE):
+    if m.mode is MountMode.TMPFS:
+        perms = m.perms if m.perms is not None else (TMP_MODE if target == "/tmp" else TMPFS_MODE)
+        what = f"mount {target} (tmpfs, owner {b.uid}:{b.gid}, mode {perms:04o})"
+        b.mkdirs(target, what)
+        b.add(OP_TMPFS, target, what, arg=f"mode={perms:04o},uid={b.uid},gid={b.gid}")
+        return what
+    if m.mode in (MountMode.PROC, MountMode.MQUEUE):
         what = f"mount {target} ({m.mode.value})"
         b.mkdirs(target, what)
-        kind = {MountMode.TMPFS: OP_TMPFS, MountMode.PROC: OP_PROC, MountMode.MQUEUE: OP_MQUEUE}[m.mode]
-        b.add(kind, target, what, arg="mode=0755" if kind == OP_TMPFS else None)
+        b.add(OP_PROC if m.mode is MountMode.PROC else OP_MQUEUE, target, what)
         return what
     if m.mode is MountMode.DEV:
         what = f"mount {target} (dev)"
@@ -156,7 +164,7 @@ def _check_kernel_rules(sandbox: str, mounts: Sequence[Mount], *, privileged: bo
 
 
 def compile_mounts(sandbox: str, namespace: Namespace | None, *, privileged: bool, new_pid: bool,
-                   new_ipc: bool) -> MountSetup:
+                   new_ipc: bool, owner: tuple[int, int] = (0, 0)) -> MountSetup:
     if namespace is None:
         return MountSetup(None, (), ())
     if not namespace.mounts:
@@ -168,7 +176,7 @@ def compile_mounts(sandbox: str, namespace: Namespace | None, *, privileged: boo
     _check_kernel_rules(sandbox, namespace.mounts, privileged=privileged, new_pid=new_pid, new_ipc=new_ipc)
     root = tempfile.mkdtemp(prefix=f"afb-spawn-root-{sandbox}-")
     os.chmod(root, 0o755)
-    builder = _Builder(root)
+    builder = _Builder(root, owner)
     try:
         texts = tuple(_compile_one(sandbox, builder, m, namespace.autocreate) for m in namespace.mounts)
     except SandboxError:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,7 +16,15 @@ from pathlib import Path
 from ..config.model import Sandbox
 from .bwrap import bwrap_argv, bwrap_line
 from .caps import CapsSetup, compile_caps
-from .cgroups import SandboxCgroup, prepare_cgroup, remove_leaf
+from .cgroups import SandboxCgroup, prepare_cgroup
+from .containment import (
+    EMPTY_WAIT,
+    POLL,
+    Containment,
+    ProcessGroup,
+    TaskGroup,
+    containment_for,
+)
 from .environ import build_environment
 from .errors import LaunchError, SandboxError
 from .identity import IdentitySetup, resolve_identity
@@ -37,24 +46,41 @@ __all__ = ["Child", "LaunchError", "SandboxError", "SandboxPlan", "compile_plan"
 
 @dataclass
 class Child:
-    """A launched task: its pid and pidfd, and the per-task cgroup leaf if any."""
+    """A launched task: its pid and pidfd, and what contains all its processes."""
 
     pid: int
     pidfd: int
-    cgroup_leaf: Path | None = None
+    group: TaskGroup
     _released: bool = field(default=False, repr=False)
 
-    def release(self) -> None:
-        """After the task was reaped: close the pidfd and remove the task's cgroup (idempotent)."""
-        if self._released:
-            return
-        self._released = True
-        try:
-            os.close(self.pidfd)
-        except OSError:
-            pass
-        if self.cgroup_leaf is not None:
-            remove_leaf(self.cgroup_leaf)
+    @property
+    def cgroup_leaf(self) -> Path | None:
+        return self.group.path
+
+    def end(self) -> None:
+        """SIGKILL to every process of the task: the whole cgroup leaf, else the process group."""
+        self.group.kill()
+
+    def release(self) -> bool:
+        """After the task was reaped: close the pidfd, end what is left of the task, remove its
+        leaf when already empty (idempotent). False while the leaf still has to be removed."""
+        if not self._released:
+            self._released = True
+            try:
+                os.close(self.pidfd)
+            except OSError:
+                pass
+            self.group.kill()
+        return self.group.empty() and self.group.remove()
+
+    def wait_removed(self, timeout: float = EMPTY_WAIT) -> bool:
+        """Blocking: release, then wait for cgroup.events to say empty and remove the leaf."""
+        deadline = time.monotonic() + timeout
+        while not self.release():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(POLL)
+        return True
 
 
 @dataclass
@@ -70,6 +96,7 @@ class SandboxPlan:
     cgroup: SandboxCgroup | None
     no_new_privs: bool
     native: NativePlan
+    containment: Containment | None = None
 
     def launch(self, cmdpath: str, argv: Sequence[str], stdout_fd: int, stderr_fd: int,
                *, verbose: int = 0) -> Child:
@@ -83,39 +110,45 @@ class SandboxPlan:
                                        [r.name for r in self.rlimits])
         except LaunchError:
             if leaf is not None:
-                remove_leaf(leaf)
+                leaf.remove()  # the failed child was reaped: nothing is left in it
             raise
         finally:
             if cgroup_fd >= 0:
                 os.close(cgroup_fd)
-        return Child(pid, pidfd, leaf)
+        return Child(pid, pidfd, leaf if leaf is not None else ProcessGroup(pid))
 
     def explain(self, cmdpath: str, argv: Sequence[str]) -> list[str]:
         """Every step the child will apply, in launch order."""
-        steps = ["parent-death signal SIGKILL, then check the binder is still the parent",
-                 "new session and process group (setsid)"]
-        steps += self.cgroup.describe() if self.cgroup else []
-        steps += self.namespaces.describe()
+        return [text for _, text in self.explain_steps(cmdpath, argv)]
+
+    def explain_steps(self, cmdpath: str, argv: Sequence[str]) -> list[tuple[str, str]]:
+        """`explain` with each step's concern (process, cgroups, namespaces, mounts, identity,
+        environment, rlimits, capabilities, seccomp, exec): what the web page groups and compares."""
+        steps = [("process", "parent-death signal SIGKILL, then check the binder is still the parent"),
+                 ("process", "new session and process group (setsid)")]
+        steps += _about("cgroups", self.cgroup.describe() if self.cgroup else
+                        [self.containment.describe()] if self.containment else [])
+        steps += _about("namespaces", self.namespaces.describe())
         if self.namespaces.has(CLONE_NEWNS) and self.mounts.root is None:
-            steps.append("mount propagation: / made private (no mounts configured: the host's tree stays)")
-        steps += self.mounts.describe()
+            steps.append(("mounts", "mount propagation: / made private (no mounts configured: the host's tree stays)"))
+        steps += _about("mounts", self.mounts.describe())
         if self.namespaces.hostname:
-            steps.append(f"hostname {self.namespaces.hostname}")
+            steps.append(("namespaces", f"hostname {self.namespaces.hostname}"))
         if self.namespaces.has(CLONE_NEWNET):
-            steps.append("loopback interface lo up (the new net namespace has nothing else)")
+            steps.append(("namespaces", "loopback interface lo up (the new net namespace has nothing else)"))
         if self.namespaces.unshare_cgroup:
-            steps.append("new cgroup namespace (rooted at the cgroup the task is in)")
-        steps += self.caps.describe_bounding()
-        steps += self.identity.describe()
-        steps += [f"environment {name}={value}" for name, value in self.environment.items()]
-        steps += [limit.describe() for limit in self.rlimits]
-        steps += self.caps.describe_sets()
+            steps.append(("namespaces", "new cgroup namespace (rooted at the cgroup the task is in)"))
+        steps += _about("capabilities", self.caps.describe_bounding())
+        steps += _about("identity", self.identity.describe())
+        steps += _about("environment", [f"environment {name}={value}" for name, value in self.environment.items()])
+        steps += _about("rlimits", [limit.describe() for limit in self.rlimits])
+        steps += _about("capabilities", self.caps.describe_sets())
         if self.no_new_privs:
-            steps.append("no_new_privs")
-        steps += ["stdin /dev/null, stdout and stderr to the given fds",
-                  "close every other file descriptor (close_range)"]
-        steps += self.seccomp.describe() if self.seccomp else []
-        steps.append(f"execve {cmdpath} argv={list(argv)}")
+            steps.append(("capabilities", "no_new_privs"))
+        steps += _about("process", ["stdin /dev/null, stdout and stderr to the given fds",
+                                    "close every other file descriptor (close_range)"])
+        steps += _about("seccomp", self.seccomp.describe() if self.seccomp else [])
+        steps.append(("exec", f"execve {cmdpath} argv={list(argv)}"))
         return steps
 
     def bwrap_command(self, cmdpath: str, argv: Sequence[str]) -> list[str]:
@@ -126,7 +159,12 @@ class SandboxPlan:
                           cmdpath, argv, bwrap)
 
 
-def compile_plan(sandbox: Sandbox, *, privileged: bool | None = None) -> SandboxPlan:
+def _about(concern: str, texts: Sequence[str]) -> list[tuple[str, str]]:
+    return [(concern, text) for text in texts]
+
+
+def compile_plan(sandbox: Sandbox, *, privileged: bool | None = None,
+                 containment: Containment | None = None) -> SandboxPlan:
     """Once per sandbox at load: every setting resolved, checked and prepared; SandboxError if one cannot be applied."""
     privileged = os.geteuid() == 0 if privileged is None else privileged
     uid = sandbox.uid
@@ -134,18 +172,17 @@ def compile_plan(sandbox: Sandbox, *, privileged: bool | None = None) -> Sandbox
     namespaces = compile_namespaces(uid, sandbox.namespace, privileged=privileged,
                                     target_uid=identity.uid, target_gid=identity.gid)
     caps = compile_caps(uid, sandbox.caps, privileged=privileged, user_namespace=namespaces.user,
-                        target_uid=identity.uid)
+                        target_uid=identity.uid, identity_configured=sandbox.identity.uid is not None)
     rlimits = resolve_rlimits(uid, sandbox.rlimits, privileged)
     seccomp = compile_seccomp(uid, sandbox.seccomp)
     locked = bool(sandbox.seccomp and sandbox.seccomp.locked)
-    if sandbox.cgroups is not None and not privileged:
-        raise SandboxError(uid, "cgroups", "an unprivileged binder cannot create or join cgroups",
-                           "run the binder as root or remove cgroups")
     environment = build_environment(sandbox.environment, identity)
     mounts = compile_mounts(uid, sandbox.namespace, privileged=privileged, new_pid=namespaces.has(CLONE_NEWPID),
-                            new_ipc=namespaces.has(CLONE_NEWIPC))
+                            new_ipc=namespaces.has(CLONE_NEWIPC), owner=(identity.uid, identity.gid))
+    if containment is None:
+        containment = containment_for(sandbox.cgroups.mount if sandbox.cgroups is not None else None)
     try:
-        cgroup = prepare_cgroup(uid, sandbox.cgroups) if sandbox.cgroups is not None else None
+        cgroup = prepare_cgroup(uid, sandbox.cgroups, containment)
     except SandboxError:
         _remove_staging(mounts.root)
         raise
@@ -154,7 +191,7 @@ def compile_plan(sandbox: Sandbox, *, privileged: bool | None = None) -> Sandbox
                                no_new_privs=no_new_privs,
                                seccomp=seccomp.program if seccomp else None)
     plan = SandboxPlan(sandbox, namespaces, mounts, identity, caps, rlimits, environment, seccomp, cgroup,
-                       no_new_privs, native)
+                       no_new_privs, native, containment)
     if mounts.root is not None:
         weakref.finalize(plan, _remove_staging, mounts.root)
     return plan

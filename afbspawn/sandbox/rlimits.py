@@ -6,9 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..config.model import Rlimit
+from .caps import binder_holds
 from .errors import SandboxError
 
 UNLIMITED = resource.RLIM_INFINITY
+CAP_SYS_RESOURCE = 24
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,8 @@ def _value(limit: int) -> int:
 
 
 def resolve_rlimits(sandbox: str, rlimits: Sequence[Rlimit], privileged: bool) -> tuple[ResolvedRlimit, ...]:
-    """Refuses unknown names, soft > hard, and (unprivileged) a hard limit above the binder's."""
+    """Refuses unknown names, soft > hard, and (without CAP_SYS_RESOURCE) a hard limit above the binder's."""
+    may_raise = privileged and binder_holds(CAP_SYS_RESOURCE)
     resolved = []
     for limit in rlimits:
         number = getattr(resource, f"RLIMIT_{limit.resource.upper()}", None)
@@ -40,8 +43,8 @@ def resolve_rlimits(sandbox: str, rlimits: Sequence[Rlimit], privileged: bool) -
         if hard != UNLIMITED and (soft == UNLIMITED or soft > hard):
             raise SandboxError(sandbox, setting, f"soft limit {limit.soft} is above the hard limit {limit.hard}")
         current_hard = resource.getrlimit(number)[1]
-        if not privileged and current_hard != UNLIMITED and (hard == UNLIMITED or hard > current_hard):
-            raise SandboxError(sandbox, setting, f"an unprivileged binder cannot raise the hard limit above {current_hard}",
-                               "lower the hard limit or run the binder as root")
+        if not may_raise and current_hard != UNLIMITED and (hard == UNLIMITED or hard > current_hard):
+            raise SandboxError(sandbox, setting, f"a binder without CAP_SYS_RESOURCE cannot raise the hard limit "
+                               f"above {current_hard}", "lower the hard limit or give the binder CAP_SYS_RESOURCE")
         resolved.append(ResolvedRlimit(limit.resource.upper(), number, soft, hard))
     return tuple(resolved)

@@ -1,7 +1,13 @@
 """Seccomp: compiled once at load with pyseccomp into BPF bytes the child loads last.
 
-libseccomp emits the architecture check: a foreign architecture (i386 `int 0x80`
-included) and the x32 ABI are killed. A precompiled file (`rulespath`) is loaded as is.
+Every profile that gives `default`, `rules` or `rulespath` is installed, whatever its
+rules (a default alone filters everything). The child loads the filter right before
+its execve, so the filter always lets the command start and end: execve, execveat,
+exit and exit_group are allowed, and a rule that would deny them is refused at load
+(it would only stop every launch, and a death before execve happens while the child
+still shares the binder's memory). libseccomp emits the architecture check: a foreign
+architecture (i386 `int 0x80` included) and the x32 ABI are killed. A precompiled
+file (`rulespath`) is loaded as is.
 """
 from __future__ import annotations
 
@@ -16,6 +22,8 @@ from ..config.model import Seccomp, SeccompRule
 from .errors import SandboxError
 
 BPF_INSTRUCTION_SIZE = 8
+LAUNCH_SYSCALLS = ("execve", "execveat", "exit", "exit_group")  # the launcher's own last steps
+PERMISSIVE = ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG")
 SIMPLE_ACTIONS = {
     "SCMP_ACT_KILL": pyseccomp.KILL,
     "SCMP_ACT_KILL_THREAD": pyseccomp.KILL_THREAD,
@@ -59,31 +67,48 @@ def _load_file(sandbox: str, path: str) -> SeccompSetup:
     return SeccompSetup(program, f"precompiled from {path}")
 
 
+def _check_launch_rules(sandbox: str, seccomp: Seccomp) -> None:
+    for rule in seccomp.rules:
+        if rule.syscall in LAUNCH_SYSCALLS and rule.action not in PERMISSIVE:
+            raise SandboxError(sandbox, f"seccomp.rules.{rule.syscall}",
+                               f"{rule.action} on {rule.syscall} would stop every launch: the filter is loaded "
+                               "before the command's execve and the task must be able to exit",
+                               f"remove this rule ({', '.join(LAUNCH_SYSCALLS)} are always allowed)")
+
+
+def _add_rule(sandbox: str, sfilter: pyseccomp.SyscallFilter, action: int, syscall: str) -> None:
+    try:
+        sfilter.add_rule(action, syscall)
+    except (ValueError, RuntimeError, OSError) as e:
+        raise SandboxError(sandbox, f"seccomp.rules.{syscall}", f"libseccomp refused the rule: {e}",
+                           "check the system call name") from e
+
+
 def compile_seccomp(sandbox: str, seccomp: Seccomp | None) -> SeccompSetup | None:
-    """None when nothing filters (no rules, no file): `locked` alone only sets no_new_privs."""
-    if seccomp is None:
+    """None when nothing filters (no default, rules nor file): `locked` alone only sets no_new_privs."""
+    if seccomp is None or not seccomp.filters:
         return None
     if seccomp.rulespath:
         if seccomp.rules:
             raise SandboxError(sandbox, "seccomp", "rules and rulespath are exclusive")
         return _load_file(sandbox, seccomp.rulespath)
-    if not seccomp.rules:
-        return None
+    _check_launch_rules(sandbox, seccomp)
     default = _action(sandbox, "seccomp.default", seccomp.default, seccomp.default_errno)
     sfilter = pyseccomp.SyscallFilter(default)
     sfilter.set_attr(pyseccomp.Attr.ACT_BADARCH, pyseccomp.KILL_PROCESS)
+    configured = {rule.syscall for rule in seccomp.rules}
     for rule in seccomp.rules:
         action = _action(sandbox, f"seccomp.rules.{rule.syscall}", rule.action, rule.errno)
-        if action == default:
-            continue  # same as the default action: libseccomp refuses it and it changes nothing
-        try:
-            sfilter.add_rule(action, rule.syscall)
-        except (ValueError, RuntimeError, OSError) as e:
-            raise SandboxError(sandbox, f"seccomp.rules.{rule.syscall}", f"libseccomp refused the rule: {e}",
-                               "check the system call name") from e
+        if action != default:  # the same as the default: libseccomp refuses it and it changes nothing
+            _add_rule(sandbox, sfilter, action, rule.syscall)
+    if default != pyseccomp.ALLOW:
+        for syscall in LAUNCH_SYSCALLS:
+            if syscall not in configured:
+                _add_rule(sandbox, sfilter, pyseccomp.ALLOW, syscall)
     with tempfile.TemporaryFile() as out:
         sfilter.export_bpf(out)
         out.seek(0)
         program = out.read()
-    rules = ", ".join(_rule_text(r) for r in seccomp.rules)
-    return SeccompSetup(program, f"default {seccomp.default}, rules {rules}, foreign arch and x32 killed")
+    rules = ", ".join(_rule_text(r) for r in seccomp.rules) or "none"
+    return SeccompSetup(program, f"default {seccomp.default}, rules {rules}, "
+                                 f"{'/'.join(LAUNCH_SYSCALLS)} allowed, foreign arch and x32 killed")

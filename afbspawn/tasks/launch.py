@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import signal
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,10 +36,7 @@ def start_task(site: CommandSite, argv: Sequence[str], *, verbose: int = 0,
     except BaseException:
         os.close(out_r)
         os.close(err_r)
-        try:
-            os.killpg(child.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        child.end()
         reap_now(child.pidfd)
         child.release()
         raise

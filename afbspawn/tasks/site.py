@@ -11,20 +11,32 @@ from afbspawn.encoders.base import EncoderFactory
 DEFAULT_GRACE = 2.0  # seconds a pipe may stay open after its child was reaped
 
 
+class TaskGroup(Protocol):
+    """What contains every process of a task (afbspawn.sandbox.containment)."""
+
+    def peak_rss_kib(self) -> int | None: ...
+
+
 class Child(Protocol):
     """A launched process (afbspawn.sandbox.Child)."""
 
     pid: int
     pidfd: int
+    group: TaskGroup
 
-    def release(self) -> None: ...
+    def end(self) -> None: ...
+
+    def release(self) -> bool: ...
 
 
 class Launcher(Protocol):
-    """A compiled sandbox (afbspawn.sandbox.SandboxPlan): the only way tasks start processes."""
+    """A compiled sandbox (afbspawn.sandbox.SandboxPlan): the only way tasks start processes,
+    and what the `explain` verb describes."""
 
     def launch(self, cmdpath: str, argv: Sequence[str], stdout_fd: int, stderr_fd: int,
                *, verbose: int = 0) -> Child: ...
+
+    def explain_steps(self, cmdpath: str, argv: Sequence[str]) -> list[tuple[str, str]]: ...
 
 
 class RunningTask(Protocol):
@@ -37,9 +49,13 @@ class RunningTask(Protocol):
 
 
 class Publisher(Protocol):
-    """The command's event (afbspawn.afb.host.Event): tasks only push to it."""
+    """The command's event (afbspawn.afb.host.Event): tasks push to it and pace their pipes by it."""
 
     def push(self, data: Any) -> int: ...
+
+    def ready(self) -> bool: ...
+
+    def when_ready(self, resume: Callable[[], None]) -> None: ...
 
 
 @dataclass

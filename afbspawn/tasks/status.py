@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import os
 import signal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from afbspawn.tasks.reaper import Reaped
 
 DEFAULT_STOP_SIGNAL = signal.SIGINT
 
 
-def exit_status(info: os.waitid_result | None) -> dict[str, Any]:
+def exit_status(info: os.waitid_result | Reaped | None) -> dict[str, Any]:
     """The status object of a reaped child (None: reaped elsewhere, status unknown)."""
     if info is None:
         return {"unknown": 255}

@@ -16,8 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 from afbspawn.encoders.base import Encoder, Stream
+from afbspawn.tasks.ending import remove_when_empty, task_stats
 from afbspawn.tasks.pipes import PipeReader
-from afbspawn.tasks.reaper import ExitWatch
+from afbspawn.tasks.reaper import ExitWatch, Reaped
 from afbspawn.tasks.site import Child, CommandSite
 from afbspawn.tasks.status import exit_status
 
@@ -45,7 +46,9 @@ class Task:
         self._encoder_failed = False
         loop = asyncio.get_running_loop()
         self._pipes = [self._reader(loop, stdout_fd, "stdout"), self._reader(loop, stderr_fd, "stderr")]
-        self._watch = ExitWatch(loop, child.pidfd, self._reaped)
+        self._started = loop.time()
+        self._reaped_info: Reaped | None = None
+        self._watch = ExitWatch(loop, child.pidfd, self._reaped, child.pid)
         timeout = site.command.timeout or site.sandbox.timeout
         self._timer: asyncio.TimerHandle | None = loop.call_later(timeout, self._expire) if timeout else None
         site.tasks[self.pid] = self
@@ -53,7 +56,7 @@ class Task:
             log.info("[taskid-created] uid='%s' pid=%d", self.uid, self.pid)
 
     def _reader(self, loop: asyncio.AbstractEventLoop, fd: int, stream: Stream) -> PipeReader:
-        return PipeReader(loop, fd, lambda data: self._feed(stream, data), self._maybe_finish)
+        return PipeReader(loop, fd, lambda data: self._feed(stream, data), self._maybe_finish, self.site.event)
 
     def _feed(self, stream: Stream, data: bytes) -> None:
         """Hand output to the encoder; a failing (plugin) encoder loses the rest, flagged, never the binder."""
@@ -71,11 +74,15 @@ class Task:
         return self._status is None
 
     def signal(self, signum: int) -> None:
-        """Send `signum` to the task's whole process group (its leader is the child)."""
+        """Send `signum` to the task's process group (its leader is the child); SIGKILL ends
+        every process of the task, those that left the group included (its cgroup leaf)."""
         if self._done:
             return
         if self.verbose >= 2:
             log.info("task %s: signal %d", self.uid, signum)
+        if signum == signal.SIGKILL:
+            self.child.end()
+            return
         try:
             os.killpg(self.pid, signum)
         except ProcessLookupError:
@@ -87,7 +94,8 @@ class Task:
         log.info("Terminating task uid=%s (timeout)", self.uid)
         self.signal(signal.SIGKILL)
 
-    def _reaped(self, info: os.waitid_result | None) -> None:
+    def _reaped(self, info: Reaped | None) -> None:
+        self._reaped_info = info
         self._status = exit_status(info)
         if self._expired and "signal" in self._status:
             self._status["info"] = "timeout"
@@ -97,12 +105,21 @@ class Task:
         self._maybe_finish()
 
     def _abandon_pipes(self) -> None:
-        """Grace is over: kill what still holds the pipes, keep what they buffered, flag it."""
+        """Grace is over: kill what still holds the pipes, keep what they buffered, flag it.
+
+        A pipe paused by a slow subscriber is not held by anyone: its output is still
+        coming, so grace starts again once the subscriber has taken it or was closed.
+        """
+        loop = asyncio.get_running_loop()
+        if any(pipe.paused for pipe in self._pipes):
+            self._timer = loop.call_later(self.site.grace, self._abandon_pipes)
+            return
         self._timer = None
         self.signal(signal.SIGKILL)
         for pipe in self._pipes:
             if pipe.open:
                 pipe.drain_available()
+            if pipe.open:
                 pipe.close()
                 self._truncated = True
         self._maybe_finish()
@@ -119,20 +136,22 @@ class Task:
             fields, self._truncated = {}, True
         finally:
             self._encoder.close()
-            self.child.release()
+            stats = task_stats(asyncio.get_running_loop().time() - self._started, self._reaped_info,
+                               self.child.group.peak_rss_kib())
+            remove_when_empty(asyncio.get_running_loop(), self.child, self.uid)
             del self.site.tasks[self.pid]
-        self._deliver(fields)
+        self._deliver(fields, stats)
         if not self.site.tasks and self.site.on_idle is not None:
             self.site.on_idle()
 
-    def _deliver(self, fields: dict[str, Any]) -> None:
+    def _deliver(self, fields: dict[str, Any], stats: dict[str, Any]) -> None:
         assert self._status is not None
         if self._on_final is not None:
             result = self.site.identity(self.pid)
             result["status"] = self._status
             result.update(fields)
         else:
-            result = {"type": "final-event", "pid": self.pid, "status": self._status}
+            result = {"type": "final-event", "pid": self.pid, "status": self._status, "stats": stats}
         if self._truncated:
             result["truncated"] = True
         if self.verbose >= 3:

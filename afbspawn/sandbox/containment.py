@@ -1,0 +1,261 @@
+"""Where every process of a task is kept, so that the whole task ends with it.
+
+With a writable cgroup2 subtree (`--cgroup-root`, $AFB_SPAWN_CGROUP_ROOT, or the
+binder's own cgroup) the binder owns `<root>/afb-spawn-<pid>-<start time>`: a group per
+sandbox (its limits) and a leaf per task. A leaf is ended with `cgroup.kill` (daemons
+that left the process group included) and removed once `cgroup.events` says it is
+empty. At start, the subtrees of binders that are gone (killed with SIGKILL) are ended
+and removed; the subtrees of live binders are never touched. Without such a subtree, a
+task is its process group (what `check` reports).
+"""
+from __future__ import annotations
+
+import atexit
+import errno
+import itertools
+import os
+import re
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .cgroups import find_cgroup2_mount
+
+ROOT_ENV = "AFB_SPAWN_CGROUP_ROOT"
+SUBTREE = re.compile(r"afb-spawn-(\d+)-(\d+)")
+EMPTY_WAIT = 5.0  # seconds a killed group may take to empty (processes in uninterruptible sleep)
+POLL = 0.01
+_counter = itertools.count(1)  # leaf names, unique in the process
+
+
+def start_time(pid: int) -> str | None:
+    """The start time of `pid` (field 22 of /proc/PID/stat): with the pid, names one process for good."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def own_cgroup() -> Path | None:
+    """The binder's cgroup2 directory, from /proc/self/cgroup's `0::` line."""
+    mount = find_cgroup2_mount()
+    if mount is None:
+        return None
+    try:
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            if line.startswith("0::"):
+                return Path(mount + line[3:].rstrip("/"))
+    except OSError:
+        return None
+    return None
+
+
+class ProcessGroup:
+    """A task without a cgroup: its process group (a daemon that calls setsid escapes it)."""
+
+    path: Path | None = None
+
+    def __init__(self, pgid: int) -> None:
+        self.pgid = pgid
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def empty(self) -> bool:
+        try:
+            os.killpg(self.pgid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+    def remove(self) -> bool:
+        return True
+
+    def peak_rss_kib(self) -> int | None:
+        return None
+
+
+class CgroupLeaf:
+    """A task's own cgroup: every process it starts stays in it, whatever its session."""
+
+    def __init__(self, path: Path, owner: Containment | None = None) -> None:
+        self.path = path
+        self._owner = owner
+
+    def kill(self) -> None:
+        try:
+            (self.path / "cgroup.kill").write_text("1")
+        except FileNotFoundError:
+            pass  # removed already
+        except OSError:  # before Linux 5.14: no cgroup.kill, kill its members one by one
+            for pid in _members(self.path):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+    def empty(self) -> bool:
+        try:
+            return "populated 0" in (self.path / "cgroup.events").read_text().splitlines()
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return not _members(self.path)
+
+    def remove(self) -> bool:
+        """rmdir once empty; False while the kernel still counts a process in it."""
+        try:
+            self.path.rmdir()
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            if e.errno == errno.EBUSY:
+                return False
+            raise
+        if self._owner is not None:
+            self._owner.live.discard(self)
+        return True
+
+    def peak_rss_kib(self) -> int | None:
+        """memory.peak, present only where the memory controller is enabled."""
+        try:
+            return int((self.path / "memory.peak").read_text()) // 1024
+        except (OSError, ValueError):
+            return None
+
+
+TaskGroup = CgroupLeaf | ProcessGroup
+
+
+def _members(path: Path) -> list[int]:
+    try:
+        return [int(pid) for pid in (path / "cgroup.procs").read_text().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def end_tree(path: Path, wait: float = EMPTY_WAIT) -> bool:
+    """cgroup.kill a whole subtree, wait until it is empty, remove it bottom-up; False if some stays."""
+    if not path.is_dir():
+        return True
+    CgroupLeaf(path).kill()
+    deadline = time.monotonic() + wait
+    while not CgroupLeaf(path).empty() and time.monotonic() < deadline:
+        time.sleep(POLL)
+    removed = True
+    for directory in sorted((p for p in path.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        removed = _rmdir(directory) and removed
+    return _rmdir(path) and removed
+
+
+def _rmdir(path: Path) -> bool:
+    try:
+        path.rmdir()
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return False
+    return True
+
+
+@dataclass
+class Containment:
+    """The binder's cgroup2 subtree (`subtree`), or None: tasks are process groups (`reason`)."""
+
+    subtree: Path | None
+    reason: str = ""
+    live: set[CgroupLeaf] = field(default_factory=set)
+
+    def describe(self) -> str:
+        if self.subtree is None:
+            return f"each task is its process group only ({self.reason}): a process calling setsid escapes stop"
+        return f"each task in its own cgroup leaf under {self.subtree} (cgroup.kill ends all its processes)"
+
+    def sandbox_group(self, sandbox: str) -> Path | None:
+        if self.subtree is None:
+            return None
+        path = self.subtree / sandbox
+        path.mkdir(mode=0o755, exist_ok=True)
+        return path
+
+    def new_leaf(self, group: Path) -> CgroupLeaf:
+        leaf = CgroupLeaf(group / f"task-{next(_counter)}", self)
+        leaf.path.mkdir(mode=0o755)
+        self.live.add(leaf)
+        return leaf
+
+    def end_all(self) -> None:
+        """At the binder's exit: every task ended, every group removed."""
+        for leaf in list(self.live):
+            leaf.kill()
+        if self.subtree is not None and end_tree(self.subtree):
+            self.live.clear()
+
+
+def reap_leftovers(base: Path) -> list[Path]:
+    """End and remove the subtrees of binders that are gone; a live binder's subtree is kept."""
+    removed = []
+    try:
+        entries = list(base.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        match = SUBTREE.fullmatch(entry.name)
+        if match is None or not entry.is_dir():
+            continue
+        pid, started = int(match.group(1)), match.group(2)
+        if start_time(pid) == started:
+            continue  # its binder is alive
+        if end_tree(entry):
+            removed.append(entry)
+    return removed
+
+
+def open_containment(root: str | None = None) -> Containment:
+    """The binder's subtree under `root` (or $AFB_SPAWN_CGROUP_ROOT, or its own cgroup)."""
+    chosen = root or os.environ.get(ROOT_ENV)
+    base = Path(chosen) if chosen else own_cgroup()
+    if base is None:
+        return Containment(None, "no cgroup2 hierarchy is mounted")
+    if not (base / "cgroup.procs").exists():
+        return Containment(None, f"{base} is not a cgroup2 directory")
+    if not os.access(base, os.W_OK):
+        return Containment(None, f"{base} is not writable by this binder")
+    reap_leftovers(base)
+    subtree = base / f"afb-spawn-{os.getpid()}-{start_time(os.getpid())}"
+    try:
+        subtree.mkdir(mode=0o755, exist_ok=True)
+    except OSError as e:
+        return Containment(None, f"cannot create {subtree}: {e.strerror}")
+    containment = Containment(subtree)
+    atexit.register(containment.end_all)
+    return containment
+
+
+_current: dict[str | None, Containment] = {}
+
+
+def containment_for(root: str | None = None) -> Containment:
+    """One Containment per root for the life of the process (made at first use)."""
+    if root not in _current:
+        _current[root] = open_containment(root)
+    return _current[root]
+
+
+def set_default_root(root: str | None) -> None:
+    """`--cgroup-root`: the root of the binder's subtree for sandboxes without `cgroups.mount`."""
+    if root is not None:
+        os.environ[ROOT_ENV] = root
+
+
+def end_everything() -> None:
+    """SIGTERM: every task of every subtree ended before the binder exits."""
+    for containment in _current.values():
+        containment.end_all()

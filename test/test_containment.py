@@ -1,0 +1,171 @@
+"""Every process of a task ends with it (issue 9): a daemon that left the task's process group
+(`setsid`) dies on stop, on timeout, on the binder's SIGTERM, and when a binder killed with
+SIGKILL is restarted; no cgroup leaf is left behind. Real binder, real cgroup2 tree (a
+group of this test's own under the kernel's mount), real REST calls.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from binderproc import Binder, start_binder
+from conftest import free_port, new_cgroup_root
+
+from afbspawn.sandbox.containment import end_tree, reap_leftovers, start_time
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: a cgroup2 group of the test's own")
+
+
+@pytest.fixture
+def cgroup_root() -> Iterator[Path]:
+    root = new_cgroup_root("contain")
+    if root is None:
+        pytest.skip("no writable cgroup2 tree here")
+    yield root
+    end_tree(root)
+
+
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    """World-writable: the nobody task writes its daemon's pid here."""
+    path = Path(tempfile.mkdtemp(prefix="afbspawn-contain-"))
+    os.chmod(path, 0o777)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def config(workdir: Path) -> Path:
+    daemon = f"setsid sleep 300 & echo $$! > {workdir}/daemon.pid; sleep 300"
+    doc = {"metadata": {"uid": "contain", "api": "contain"}, "sandboxes": [{
+        "uid": "box", "acls": {"user": "nobody", "group": "nogroup"}, "commands": [
+            {"uid": "daemon", "exec": {"cmdpath": "/bin/sh", "args": ["-c", daemon]}},
+            {"uid": "expiring", "timeout": 1, "exec": {"cmdpath": "/bin/sh", "args": ["-c", daemon]}}]}]}
+    path = workdir / "contain.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def binder(workdir: Path, cgroup_root: Path) -> tuple[Binder, int]:
+    port = free_port()
+    process = start_binder([sys.executable, "-m", "afbspawn", "--config", str(config(workdir)), "-p", str(port),
+                            "--cgroup-root", str(cgroup_root)], cwd=workdir)
+    return process, port
+
+
+def rest(port: int, verb: str, body: Any) -> Any:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/contain/{verb}", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=20) as response:
+        return json.loads(response.read())
+
+
+def daemon_pid(workdir: Path) -> int:
+    """The daemon's pid, once it has left the task's session (setsid(1) ran)."""
+    pidfile = workdir / "daemon.pid"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        text = pidfile.read_text().strip() if pidfile.exists() else ""
+        if text and os.getsid(int(text)) == int(text):
+            return int(text)
+        time.sleep(0.02)
+    raise AssertionError("the task never started its daemon")
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def gone_within(pid: int, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return not alive(pid)
+
+
+def leaves(cgroup_root: Path) -> list[Path]:
+    return [p for p in cgroup_root.rglob("task-*") if p.is_dir()]
+
+
+def no_leaf_within(cgroup_root: Path, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while leaves(cgroup_root) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return not leaves(cgroup_root)
+
+
+def test_setsid_daemon_dies_on_stop(workdir: Path, cgroup_root: Path) -> None:
+    process, port = binder(workdir, cgroup_root)
+    try:
+        started = rest(port, "daemon", {"action": "start"})["response"]
+        daemon = daemon_pid(workdir)
+        assert alive(daemon)
+        assert len(leaves(cgroup_root)) == 1
+        rest(port, "daemon", {"action": "stop", "args": {"pid": started["pid"]}})
+        assert gone_within(daemon)
+        assert no_leaf_within(cgroup_root)
+    finally:
+        process.stop()
+
+
+def test_setsid_daemon_dies_on_timeout(workdir: Path, cgroup_root: Path) -> None:
+    process, port = binder(workdir, cgroup_root)
+    try:
+        rest(port, "expiring", {"action": "start"})
+        daemon = daemon_pid(workdir)
+        assert gone_within(daemon)  # the timeout is 1 s
+        assert no_leaf_within(cgroup_root)
+    finally:
+        process.stop()
+
+
+def test_setsid_daemon_dies_on_binder_sigterm_and_nothing_is_left(workdir: Path, cgroup_root: Path) -> None:
+    process, port = binder(workdir, cgroup_root)
+    rest(port, "daemon", {"action": "start"})
+    daemon = daemon_pid(workdir)
+    process.stop()  # SIGTERM
+    assert process.process.returncode == 0
+    assert gone_within(daemon)
+    assert list(cgroup_root.glob("afb-spawn-*")) == []
+
+
+def test_restart_after_sigkill_ends_what_the_dead_binder_left(workdir: Path, cgroup_root: Path) -> None:
+    first, port = binder(workdir, cgroup_root)
+    rest(port, "daemon", {"action": "start"})
+    daemon = daemon_pid(workdir)
+    first.process.kill()
+    first.process.wait()
+    time.sleep(0.2)
+    assert alive(daemon)  # the parent-death signal reached the task's shell, not the daemon
+    assert [p.name for p in cgroup_root.glob("afb-spawn-*")] == [f"afb-spawn-{first.pid}-" + p.name.rsplit("-", 1)[1]
+                                                                  for p in cgroup_root.glob("afb-spawn-*")]
+    second, _ = binder(workdir, cgroup_root)
+    try:
+        assert gone_within(daemon)
+        assert [p.name for p in cgroup_root.glob("afb-spawn-*")] == [
+            f"afb-spawn-{second.pid}-{start_time(second.pid)}"]
+        assert leaves(cgroup_root) == []
+    finally:
+        second.stop()
+
+
+def test_a_live_binders_subtree_is_never_touched(cgroup_root: Path) -> None:
+    """Parallel binders share a tree: only subtrees whose owner process is gone are removed."""
+    mine = cgroup_root / f"afb-spawn-{os.getpid()}-{start_time(os.getpid())}"
+    reused_pid = cgroup_root / f"afb-spawn-{os.getpid()}-1"  # same pid, another start time: a dead binder
+    for path in (mine / "box" / "task-1", reused_pid / "box" / "task-1"):
+        path.mkdir(parents=True)
+    assert reap_leftovers(cgroup_root) == [reused_pid]
+    assert (mine / "box" / "task-1").is_dir() and not reused_pid.exists()
+    end_tree(mine)
