@@ -12,6 +12,7 @@ import os
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -90,3 +91,14 @@ def binder_on_config(as_nobody: Callable[..., list[str]], name: str, config: Any
     finally:
         process.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def listening(port: int, process: subprocess.Popen[bytes], timeout: float = STARTUP_TIMEOUT) -> bool:
+    """Wait until something accepts on 127.0.0.1:`port` (binders that print no ready line)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.05)
+    return False

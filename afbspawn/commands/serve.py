@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from afbspawn.binding.reload import SpawnBinding
 
 log = logging.getLogger("afbspawn")
+LOOP_ENV = "AFB_SPAWN_LOOP"
 VERBOSITY = {-2: logging.CRITICAL, -1: logging.ERROR, 0: logging.WARNING, 1: NOTICE, 2: logging.INFO, 3: logging.DEBUG}
 
 
@@ -212,6 +213,18 @@ async def serve(args: argparse.Namespace, verbosity: int) -> int:
     return 0
 
 
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed (it halves the loop's own cost per call, docs/performance.md);
+    AFB_SPAWN_LOOP=asyncio chooses the stdlib loop (None: asyncio's default)."""
+    if os.environ.get(LOOP_ENV, "uvloop") == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def main(argv: Sequence[str]) -> int:
     args = parser().parse_args(list(argv))
     verbosity = args.verbose - args.quiet
@@ -228,7 +241,8 @@ def main(argv: Sequence[str]) -> int:
             os.environ["AFB_ROOTDIR"] = os.path.abspath(args.rootdir)
         if args.name:
             os.environ["AFB_NAME"] = args.name
-        code = asyncio.run(serve(args, verbosity))
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            code = runner.run(serve(args, verbosity))
     except _config_errors() as error:
         print(f"afb-spawn: {error}", file=sys.stderr)
         return 1

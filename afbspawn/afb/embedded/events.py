@@ -9,13 +9,15 @@ up. A listener that takes nothing is closed by its own connection (websocket.py)
 from __future__ import annotations
 
 import abc
+import json
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from afbspawn.afb import host
+from afbspawn.afb.dispatch import HandlerRunner
 from afbspawn.afb.embedded import codec
-from afbspawn.afb.host import Event
+from afbspawn.afb.host import Event, EventHandlerSpec
 
 log = logging.getLogger("afbspawn.afb")
 
@@ -49,9 +51,25 @@ class Listener(host.Listener):
             event.unsubscribe(self)
 
 
+class BinderListener(Listener):
+    """The binder itself as a listener: what its internal calls subscribe to (an onload
+    `api://monitor#subscribe`) reaches the APIs' event handlers (ApiSpec.event_handlers)."""
+
+    def __init__(self, runner: HandlerRunner) -> None:
+        super().__init__()
+        self.handlers: list[EventHandlerSpec] = []
+        self._runner = runner
+
+    def send(self, frame: bytes) -> bool:
+        _, name, event = json.loads(frame)
+        self._runner.run_matching(self.handlers, name, event.get("data"))
+        return True
+
+
 class EmbeddedEvent(Event):
     def __init__(self, name: str, trace: Callable[[str], None] | None = None) -> None:
         self._name = name
+        self._head = codec.event_head(name)  # the frame up to its data, serialised once per event
         self._listeners: set[Listener] = set()
         self._closed = False
         self._trace = trace
@@ -72,16 +90,20 @@ class EmbeddedEvent(Event):
     def push(self, data: Any) -> int:
         if self._closed or not self._listeners:
             return 0
-        frame = codec.to_wire(codec.event_frame(self._name, data))
+        frame = codec.event_wire(self._name, self._head, data)
         if self._trace:
             self._trace(f"event {self._name} -> {len(self._listeners)} listener(s): {frame.decode('utf-8')}")
-        return sum(1 for listener in list(self._listeners) if listener.send(frame))
+        reached = 0
+        for listener in tuple(self._listeners):  # a listener may drop out while sent to
+            if listener.send(frame):
+                reached += 1
+        return reached
 
     def push_to(self, data: Any, listeners: Iterable[host.Listener]) -> int:
         targets = [listener for listener in set(listeners) if isinstance(listener, Listener)]
         if self._closed or not targets:
             return 0
-        frame = codec.to_wire(codec.event_frame(self._name, data))
+        frame = codec.event_wire(self._name, self._head, data)
         if self._trace:
             self._trace(f"event {self._name} -> {len(targets)} listener(s): {frame.decode('utf-8')}")
         return sum(1 for listener in targets if listener.send(frame))
