@@ -34,7 +34,7 @@ test-long: setup
 	AFB_SPAWN_LONG=1 $(PY) -m pytest -q -s --timeout 3600 test/security test/stress
 
 bench: setup
-	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	$(PY) bench/compare.py
 
 lint: setup
 	$(PY) -m pip install -q ruff
