@@ -1,5 +1,6 @@
 """The web page in a real headless Chromium (Debian's `chromium`, driven by Playwright for Python)
-against a real binder subprocess serving htdocs/. Nothing is mocked.
+against a real binder subprocess serving htdocs/ — the embedded binder or the libafb host (the
+real AFB framework). Nothing is mocked.
 
 Tests skip with a one-line reason when chromium or playwright is absent (`make setup` installs
 both: scripts/sysdeps.sh and the `test` extra). Screenshots land in test-artifacts/page/.
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 from binderproc import Binder, start_binder
 from conftest import REPO, free_port
+from hosts import host_args
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = REPO / "test-artifacts" / "page"
@@ -62,6 +64,8 @@ PAGE_CONFIG: dict[str, Any] = {
              "exec": {"cmdpath": "/bin/sh", "args": ["-c", shell('echo "$1"; echo "$2" >&2'), "sh", XSS_SCRIPT, XSS_IMG]}},
             {"uid": "flood", "info": "prints 5000 lines", "encoder": "line",
              "exec": {"cmdpath": "/usr/bin/seq", "args": ["1", "5000"]}},
+            {"uid": "slow", "info": "killed by its 1 s timeout", "encoder": "line", "timeout": 1,
+             "exec": {"cmdpath": "/bin/sleep", "args": ["30"]}},
             {"uid": "free", "info": "no schema (raw JSON)", "encoder": "sync",
              "exec": {"cmdpath": "/bin/echo", "args": ["free", "?word?"]}},
         ],
@@ -86,10 +90,11 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the page config runs 
 class ServedBinder:
     """A binder subprocess on a fixed port, restartable on the same port (reconnect tests)."""
 
-    def __init__(self, configs: Sequence[Path], extra: Sequence[str] = ()) -> None:
+    def __init__(self, configs: Sequence[Path], extra: Sequence[str] = (), host: str = "embedded") -> None:
         self.port = free_port()
         self.configs = configs
-        self.extra = list(extra)
+        self.extra = [*host_args(host), *extra]  # skips when the libafb host cannot run here
+        self.host = host
         self.process: Binder | None = None
 
     @property
@@ -108,10 +113,10 @@ class ServedBinder:
 
 
 @contextmanager
-def served(tmp_path: Path, extra: Sequence[str] = ()) -> Iterator[ServedBinder]:
+def served(tmp_path: Path, extra: Sequence[str] = (), host: str = "embedded") -> Iterator[ServedBinder]:
     config = tmp_path / "page.json"
     config.write_text(json.dumps(PAGE_CONFIG))
-    binder = ServedBinder([config, REPO / "conf.d/sample-namespace.yaml"], extra)
+    binder = ServedBinder([config, REPO / "conf.d/sample-namespace.yaml"], extra, host)
     binder.start()
     try:
         yield binder

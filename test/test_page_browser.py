@@ -2,11 +2,15 @@
 tasks and their badges, stop, reconnect, text-only rendering, the sandbox explanation, phone width."""
 from __future__ import annotations
 
+import json
 import re
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hosts import HOSTS
 from pagebrowser import (
     PHONE,
     XSS_IMG,
@@ -28,9 +32,10 @@ def focused(page: Any, selector: str) -> bool:
     return page.locator(selector).evaluate("element => element === document.activeElement")
 
 
-@pytest.fixture(scope="module")
-def binder(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    with served(tmp_path_factory.mktemp("page")) as running:
+@pytest.fixture(scope="module", params=HOSTS)
+def binder(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The same page and config served by each host: it uses only ws-json1 and standard verbs."""
+    with served(tmp_path_factory.mktemp("page"), host=request.param) as running:
         yield running
 
 
@@ -83,6 +88,9 @@ def test_form_from_the_args_schema_runs_the_command_and_shows_output_and_exit(pa
     assert "bad" in pane.locator("header .badge").get_attribute("class")
     assert re.fullmatch(r"\d+ ms|\d+\.\d s", pane.locator(".duration").inner_text())
     assert page.locator("#task-list li", has_text="pagetest/greet").locator(".badge").inner_text() == "exit 3"
+    stats = pane.locator(".stats dt").all_inner_texts()  # the final event's stats, in words
+    assert stats == ["wall time", "user CPU", "system CPU", "peak memory"], stats
+    assert re.fullmatch(r"\d+(\.\d+)? s", pane.locator(".stats dd").first.inner_text())
     screenshot(page, "desktop-task", full_page=True)
 
 
@@ -128,6 +136,14 @@ def test_stop_a_long_task_with_a_chosen_signal(page: Any) -> None:
     pane.locator(".badge:text('signal Terminated')").wait_for()
     assert pane.get_by_role("button", name="Stop").is_disabled()
     assert "SIGTERM sent" in pane.locator(".notes").inner_text()
+
+
+def test_a_timeout_has_its_own_badge(page: Any) -> None:
+    choose(page, "pagetest/slow")
+    page.click("#send")
+    pane = task(page, "pagetest/slow")
+    pane.locator(".badge:text('timeout (Killed)')").wait_for()
+    assert "bad" in pane.locator("header .badge").get_attribute("class")
 
 
 def test_large_output_is_capped_with_a_visible_marker(page: Any) -> None:
@@ -219,8 +235,9 @@ def test_phone_width_has_no_horizontal_scroll(binder: Any) -> None:
         assert phone.errors == []
 
 
-def test_reconnects_after_a_binder_restart(tmp_path: Path) -> None:
-    with served(tmp_path) as restartable, chromium() as page:
+@pytest.mark.parametrize("host", HOSTS)
+def test_reconnects_after_a_binder_restart(tmp_path: Path, host: str) -> None:
+    with served(tmp_path, host=host) as restartable, chromium() as page:
         open_page(page, restartable)
         choose(page, "pagetest/long")
         page.get_by_label("seconds").fill("60")
@@ -244,6 +261,8 @@ def test_reconnects_after_a_binder_restart(tmp_path: Path) -> None:
 
 
 def test_devtools_link_only_when_devtools_is_served(tmp_path: Path, binder: Any) -> None:
+    if binder.host != "embedded":
+        pytest.skip("afb-binder serves its own /devtools/ whenever it was built with the devtools")
     devtools = tmp_path / "devtools"
     devtools.mkdir()
     (devtools / "index.html").write_text("<!DOCTYPE html><title>a folder served at /devtools/</title>\n")
@@ -254,3 +273,39 @@ def test_devtools_link_only_when_devtools_is_served(tmp_path: Path, binder: Any)
         open_page(page, with_devtools)
         page.wait_for_selector("#devtools", state="visible")
         assert page.get_attribute("#devtools", "href") == "/devtools/"
+
+
+def binder_lists_tasks(binder: Any) -> bool:
+    """Whether this binder has the `list` action (detected by trying, as the page does)."""
+    request = urllib.request.Request(binder.url + "api/pagetest/free", data=json.dumps({"action": "list"}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return json.load(answer)["request"]["status"] == "success"
+    except urllib.error.HTTPError:
+        return False
+
+
+def test_after_a_reload_listed_tasks_come_back_with_their_output(page: Any, binder: Any) -> None:
+    if not binder_lists_tasks(binder):
+        pytest.skip("this binder has no list action: the page keeps only the tasks it saw start")
+    choose(page, "pagetest/greet")
+    page.get_by_label("who").fill("ada")
+    page.get_by_label("times").fill("2")
+    page.click("#send")
+    task(page, "pagetest/greet").locator(".badge:text('exit 3')").wait_for()
+    choose(page, "pagetest/long")
+    page.get_by_label("seconds").fill("60")
+    page.click("#send")
+    task(page, "pagetest/long").locator(".line.stdout:text('started')").wait_for()
+    keys = [task(page, verb).get_attribute("data-task") for verb in ("pagetest/greet", "pagetest/long")]
+    page.reload()
+    open_page(page, binder)
+    finished, running = (page.locator(f"section.task[data-task='{key}']") for key in keys)
+    finished.locator(".notes li:text-matches('started before this page loaded: \\\\d+ earlier events replayed')").wait_for()
+    assert finished.locator(".line.stdout").all_inner_texts() == ["out\nhello ada (green true)"] * 2
+    assert finished.locator("header .badge").inner_text() == "exit 3"
+    running.locator(".line.stdout:text('started')").wait_for()
+    assert running.locator("header .badge").inner_text() == "running"
+    running.get_by_role("button", name="Stop").click()
+    running.locator(".badge:text('signal Interrupt')").wait_for()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
+from hosts import HOSTS
 from pagebrowser import ServedBinder, chromium, needs_browser, needs_root, screenshot
 
 AFB_PREFIX = Path(os.environ.get("AFB_PREFIX", "/opt/afb"))
@@ -19,9 +20,9 @@ pytestmark = [needs_browser, needs_root,
                                  reason=f"afb-ui-devtools is not installed in {DEVTOOLS} (set AFB_PREFIX)")]
 
 
-@pytest.fixture(scope="module")
-def binder() -> Iterator[ServedBinder]:
-    served = ServedBinder([REPO / "conf.d/sample-basic.yaml"], ["--alias", f"/devtools:{DEVTOOLS}"])
+@pytest.fixture(scope="module", params=HOSTS)
+def binder(request: pytest.FixtureRequest) -> Iterator[ServedBinder]:
+    served = ServedBinder([REPO / "conf.d/sample-basic.yaml"], ["--alias", f"/devtools:{DEVTOOLS}"], request.param)
     served.start()
     yield served
     served.stop()

@@ -250,20 +250,29 @@ async function discoverTasks(api) {
       if (!reply) return;
       if (!reply.ok) { state.listSupport.set(api.name, false); return; }
       state.listSupport.set(api.name, true);
-      for (const task of tasksIn(reply.response)) {
-        const known = board.tasks.has(`task-${api.name}-${verb.verb}-${task.pid}`.replace(/[^A-Za-z0-9_-]/g, "_"));
-        const pane = board.observed(api.name, verb.verb, task);
-        if (!known && pane.running) watch(api.name, verb.verb, pane);
+      for (const entry of tasksIn(reply.response)) {
+        const known = board.tasks.get(board.keyOf(api.name, verb.verb, entry.pid));
+        if (known && !(known.orphaned && entry.state === "running")) continue;
+        const pane = board.observed(api.name, verb.verb, entry);
+        watch(api.name, verb.verb, pane, entry);
       }
     }
   }
 }
 
-/** Subscribe to a task this page did not start; with the replay of its output where offered. */
-async function watch(apiName, verbName, pane) {
+/** A task this page did not see start (another tab, before a reload): its output replayed
+ *  where the binder keeps it, and what follows live while it runs. */
+async function watch(apiName, verbName, pane, entry) {
+  const running = entry.state === undefined || entry.state === "running";
   let reply = await socket.call(apiName, verbName, { action: "subscribe", args: { pid: pane.pid, replay: true } }).catch(() => null);
-  if (reply && !reply.ok) reply = await socket.call(apiName, verbName, { action: "subscribe", args: { pid: pane.pid } }).catch(() => null);
-  pane.note(reply && reply.ok ? "started elsewhere: watching its output from now on" : "started elsewhere: cannot subscribe to it");
+  const replayed = reply && reply.ok && reply.response && typeof reply.response === "object" ? reply.response.replayed : undefined;
+  if (running && (!reply || !reply.ok)) reply = await socket.call(apiName, verbName, { action: "subscribe", args: { pid: pane.pid } }).catch(() => null);
+  const origin = entry.own === false ? "started by another session" : "started before this page loaded";
+  if (replayed !== undefined) {
+    pane.note(`${origin}: ${replayed} earlier events replayed${reply.response["replay-truncated"] ? " (the oldest were no longer kept)" : ""}`,
+      reply.response["replay-truncated"] ? "warn" : "info");
+  } else if (reply && reply.ok) pane.note(`${origin}: output from now on (this binder keeps no history)`);
+  else pane.note(`${origin}: its output is not available here`);
 }
 
 // ---- what this sandbox does ----

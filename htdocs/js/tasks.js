@@ -8,6 +8,9 @@ export const MAX_LINES = 2000;
 const MAX_RECENT = 30;
 const SIGNALS = ["SIGINT", "SIGTERM", "SIGKILL", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
 const STREAM_KEYS = ["stdout", "stderr"];
+// The final event's `stats` keys in words; unknown keys are shown as they come.
+const STAT_LABELS = { wall_s: ["wall time", "s"], user_s: ["user CPU", "s"], system_s: ["system CPU", "s"],
+                      peak_rss_kib: ["peak memory", "KiB"] };
 const NOT_FIELDS = new Set(["type", "pid", "status", "api", "sandbox", "command", "stats", ...STREAM_KEYS]);
 
 function formatDuration(ms) {
@@ -112,7 +115,10 @@ class TaskPane {
   showStats(stats) {
     this.stats.replaceChildren();
     const entries = stats && typeof stats === "object" ? Object.entries(stats) : [["stats", stats]];
-    for (const [name, value] of entries) this.stats.append(h("dt", {}, name), h("dd", {}, asText(value)));
+    for (const [name, value] of entries) {
+      const [label, unit] = STAT_LABELS[name] || [name, ""];
+      this.stats.append(h("dt", {}, label), h("dd", {}, unit ? `${asText(value)} ${unit}` : asText(value)));
+    }
     this.stats.hidden = false;
   }
 
@@ -133,12 +139,29 @@ class TaskPane {
   /** The connection dropped: what happens next is unknown to this page. */
   orphan() {
     if (!this.running) return;
+    this.orphaned = true;
     this.note("connection lost: later output and the final status were not received", "warn");
     this.badge.textContent = "unknown (disconnected)";
     this.badge.className = "badge unknown";
     this.ended = performance.now();
     this.stopButton.disabled = true;
     this.tick();
+  }
+
+  /** Listed again as running after a reconnection: start over from the binder's replay. */
+  revive() {
+    this.orphaned = false;
+    this.ended = null;
+    this.output.replaceChildren();
+    this.lineCount = 0;
+    this.hidden = 0;
+    this.hiddenMarker.hidden = true;
+    this.badge.textContent = "running";
+    this.badge.className = "badge running";
+    this.stopButton.disabled = false;
+    this.signal.disabled = false;
+    clearInterval(this.ticker);
+    this.ticker = setInterval(() => this.tick(), 1000);
   }
 
   async stop() {
@@ -169,8 +192,10 @@ export class TaskBoard {
     catch (error) { this.report(error.message); return null; }
   }
 
+  keyOf(api, verb, pid) { return `task-${api}-${verb}-${pid}`.replace(/[^A-Za-z0-9_-]/g, "_"); }
+
   pane(api, verb, pid) {
-    const key = `task-${api}-${verb}-${pid}`.replace(/[^A-Za-z0-9_-]/g, "_");
+    const key = this.keyOf(api, verb, pid);
     let pane = this.tasks.get(key);
     if (!pane) {
       pane = new TaskPane(this, key, api, verb, pid);
@@ -211,10 +236,20 @@ export class TaskBoard {
     return pane;
   }
 
-  /** A task listed by the binder (`list` action) that this page has not seen start. */
-  observed(api, verb, task) {
-    const pane = this.pane(api, verb, task.pid);
-    if (task.status) pane.finish(task.status);
+  /** A task listed by the binder (`list` action): its times, status and stats from the entry. */
+  observed(api, verb, entry) {
+    const pane = this.pane(api, verb, entry.pid);
+    if (pane.orphaned && entry.state === "running") pane.revive();
+    const ago = (when) => performance.now() - (Date.now() - Date.parse(when));
+    if (typeof entry.started === "string" && !Number.isNaN(Date.parse(entry.started))) {
+      pane.started = Math.min(pane.started, ago(entry.started));
+    }
+    if (entry.stats) pane.showStats(entry.stats);
+    if (entry.status) {
+      pane.finish(entry.status);
+      if (typeof entry.ended === "string" && !Number.isNaN(Date.parse(entry.ended))) pane.ended = ago(entry.ended);
+      pane.tick();
+    }
     return pane;
   }
 
