@@ -189,8 +189,9 @@ def _spawn(runtime: Runtime, name: str, argv: list[str], api: str, env: dict[str
     return Server(name, process, port, log, ready)
 
 
-def start_embedded(runtime: Runtime, config: Path, api: str, extra: list[str] | None = None) -> Server:
-    env = {"PYTHONPATH": runtime.pythonpath, "PYTHONNOUSERSITE": "1"}
+def start_embedded(runtime: Runtime, config: Path, api: str, extra: list[str] | None = None,
+                   env: dict[str, str] | None = None) -> Server:
+    env = {"PYTHONPATH": runtime.pythonpath, "PYTHONNOUSERSITE": "1", **(env or {})}
     argv = [runtime.python, "-m", "afbspawn", "--binding", f"x:{config}", "-p", "{port}", *(extra or [])]
     return _spawn(runtime, "afb-spawn", argv, api, env)
 
