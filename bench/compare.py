@@ -368,7 +368,7 @@ def run(scale: Scale) -> dict[str, Any]:
         variant.name = "afb-spawn, asyncio loop"
         libafb = libafb_host_argv()
         if libafb is None:
-            notes.append("afb-spawn on the libafb host: absent (this tree or machine has no libafb host)")
+            notes.append(f"{LIBAFB_NAME}: absent (no libafb host here, or skipped with BENCH_LIBAFB=0)")
         else:
             try:
                 server = start_embedded(runtime, config, API, libafb)
