@@ -130,7 +130,7 @@ def _command(node: dict[str, Any], path: Path, sandbox: model.Sandbox, problems:
         info=node.get("info"), usage=node.get("usage"), sample=sample,
         privilege=node.get("privilege", sandbox.privilege), timeout=node.get("timeout") or sandbox.timeout,
         verbose=node.get("verbose", sandbox.verbose), single=bool(single), encoder=encoder,
-        args_schema=args_schema,
+        args_schema=args_schema, source_path=pointer(path),
     )
 
 
@@ -186,7 +186,8 @@ def _actions(doc: dict[str, Any], keys: tuple[str, ...], faults: SchemaFaults) -
             scheme, rest = node["action"].split("://", 1)
             target, name = rest.split("#", 1)
             actions.append(model.Action(uid=node["uid"], uri=node["action"], scheme=scheme, target=target, name=name,
-                                        info=node.get("info"), privilege=node.get("privileges"), args=node.get("args")))
+                                        info=node.get("info"), privilege=node.get("privileges"), args=node.get("args"),
+                                        source_path=pointer(path)))
     return tuple(actions)
 
 

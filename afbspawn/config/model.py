@@ -212,6 +212,7 @@ class Command:
     single: bool = False
     encoder: EncoderSpec = field(default_factory=lambda: EncoderSpec("text"))
     args_schema: Mapping[str, Any] | None = None  # JSON Schema of the query args (new)
+    source_path: str = ""  # JSON pointer of the command in its file, for load errors
 
 
 @dataclass(frozen=True)
@@ -226,6 +227,7 @@ class Action:
     info: str | None = None
     privilege: str | None = None
     args: Any = None
+    source_path: str = ""  # JSON pointer of the action in its file, for load errors
 
 
 @dataclass(frozen=True)
