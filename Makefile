@@ -34,7 +34,7 @@ bench: setup
 
 lint: setup
 	$(PY) -m pip install -q ruff
-	$(VENV)/bin/ruff check afbspawn test bench scripts
+	$(VENV)/bin/ruff check afbspawn test bench scripts bindings
 
 # The wheel and the sdist (the RPM's Source0) into $(DIST)/.
 dist: setup

@@ -1,7 +1,8 @@
 """Start our binder (`python -m afbspawn ...`) as a real subprocess and stop it cleanly.
 
 Ready means: it printed its "serving" line on stderr (the one line the compatibility
-tests allow there). Everything else it prints is kept for the test to inspect.
+tests allow there from our own code; the libafb host's framework logs its own lines before
+it, kept in `preamble`). Everything else it prints is kept for the test to inspect.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ STARTUP_TIMEOUT = 30.0
 class Binder:
     process: subprocess.Popen[bytes]
     serving_line: bytes
+    preamble: bytes = b""
 
     @property
     def pid(self) -> int:
@@ -43,18 +45,22 @@ def start_binder(command: Sequence[str], *, cwd: Path, env: Mapping[str, str] | 
     process = subprocess.Popen(list(command), cwd=cwd, env={**os.environ, **(env or {})},
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert process.stderr is not None
-    line = b""
+    seen = b""
     deadline = time.monotonic() + STARTUP_TIMEOUT
-    while not line.endswith(b"\n"):
-        ready, _, _ = select.select([process.stderr], [], [], max(0.0, deadline - time.monotonic()))
-        byte = os.read(process.stderr.fileno(), 1) if ready else b""
-        if not byte:
+    while True:
+        line = b""
+        while not line.endswith(b"\n"):
+            ready, _, _ = select.select([process.stderr], [], [], max(0.0, deadline - time.monotonic()))
+            byte = os.read(process.stderr.fileno(), 1) if ready else b""
+            if not byte:
+                process.kill()
+                _, err = process.communicate()
+                raise RuntimeError(f"binder did not start: {(seen + line + err).decode(errors='replace')}")
+            line += byte
+        if line.startswith(b"afb-spawn: serving"):
+            return Binder(process, line, seen)
+        if line.startswith(b"afb-spawn: "):  # our own message before serving: an error
             process.kill()
             _, err = process.communicate()
-            raise RuntimeError(f"binder did not start: {(line + err).decode(errors='replace')}")
-        line += byte
-    if b"serving" not in line:
-        process.kill()
-        _, err = process.communicate()
-        raise RuntimeError(f"binder did not start: {(line + err).decode(errors='replace')}")
-    return Binder(process, line)
+            raise RuntimeError(f"binder did not start: {(seen + line + err).decode(errors='replace')}")
+        seen += line

@@ -40,6 +40,8 @@ def test_serves_rest_and_files_then_stops_cleanly(signum):
         with urllib.request.urlopen(url + "api/monitor/get?apis=false") as answer:
             assert json.load(answer)["response"] == {"apis": {"monitor": True}}
         with urllib.request.urlopen(url) as answer:
+            assert b'<script type="module" src="js/main.js">' in answer.read()
+        with urllib.request.urlopen(url + "js/afbws.js") as answer:
             assert b"x-afb-ws-json1" in answer.read()
         process.send_signal(signum)
         assert process.wait(timeout=20) == 0

@@ -7,6 +7,8 @@ import pytest
 from afbclient import AfbClient
 from afbserver import binder_running, run, ws_url
 
+from afbspawn.afb.embedded.websocket import WsLimits
+
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 
@@ -133,7 +135,7 @@ def test_refused_upgrades():
 
 def test_slow_subscriber_is_disconnected_without_blocking_others(caplog):
     async def scenario():
-        async with binder_running(send_queue_bytes=256 * 1024) as (binder, demo), \
+        async with binder_running(ws_limits=WsLimits(queue_bytes=256 * 1024)) as (binder, demo), \
                 await AfbClient.connect(ws_url(binder)) as fast:
             reader, writer, _ = await upgrade(binder.ports[0])
             writer.write(frame(b'[2,"1","demo/subscribe",null]'))

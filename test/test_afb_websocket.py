@@ -6,6 +6,9 @@ import aiohttp
 from afbclient import AfbClient
 from afbserver import binder_running, run, until, ws_url
 
+from afbspawn.afb.embedded.monitor import SET_PERMISSION
+from afbspawn.afb.embedded.permissions import Policy
+
 
 def test_calls_replies_and_errors():
     async def scenario():
@@ -98,7 +101,9 @@ def test_session_and_token_from_upgrade_then_5th_element():
 
 def test_monitor_api():
     async def scenario():
-        async with binder_running() as (binder, _), await AfbClient.connect(ws_url(binder, "?uuid=sess-1")) as client:
+        policy = Policy(tokens={"admin": frozenset({SET_PERMISSION})})
+        async with binder_running(policy=policy) as (binder, _), \
+                await AfbClient.connect(ws_url(binder, "?uuid=sess-1")) as client:
             _, reply = await client.call("monitor", "get", {"apis": False})
             assert reply["response"] == {"apis": {"monitor": True, "demo": True}}
             _, reply = await client.call("monitor", "get", {"apis": True})
@@ -108,7 +113,9 @@ def test_monitor_api():
             assert (await client.call("monitor", "apis"))[1]["response"] == "monitor demo"
             _, reply = await client.call("monitor", "session")
             assert reply["response"]["uuid"] == "sess-1" and reply["response"]["timeout"] == 32000000
-            assert (await client.call("monitor", "set", {"verbosity": {"demo": "debug"}}))[0] == 3
+            _, refused = await client.call("monitor", "set", {"verbosity": {"demo": "debug"}})
+            assert refused["request"]["status"] == "insufficient-scope"
+            assert (await client.call("monitor", "set", {"verbosity": {"demo": "debug"}}, token="admin"))[0] == 3
             _, reply = await client.call("monitor", "get", {"verbosity": ["demo"]})
             assert reply["response"]["verbosity"]["demo"] == "debug"
             assert (await client.call("monitor", "set", {"verbosity": "loud"}))[0] == 4

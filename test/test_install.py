@@ -148,14 +148,18 @@ def test_installed_wheel_serves_a_sample(installed_venv: Path, tmp_path: Path) -
 # --- RPM -------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def rpm_files(dist: Path) -> set[str]:
-    """`make rpm` from the sdist of `make dist`; the files of the binary RPM."""
+def rpm_package(dist: Path) -> Path:
+    """`make rpm` from the sdist of `make dist`: the binary RPM (the source one beside it)."""
     need("rpmbuild")
     run(["make", "-s", "-C", str(REPO), "rpm", f"DIST={dist}"])
-    (binary,) = dist.glob(f"afb-spawn-{VERSION}-*.x86_64.rpm") or dist.glob(f"afb-spawn-{VERSION}-*.*.rpm")
     assert list(dist.glob(f"afb-spawn-{VERSION}-*.src.rpm"))
-    listing = run(["rpm", "-qlp", "--nosignature", str(binary)]).stdout.split()
-    return set(listing)
+    (binary,) = [p for p in dist.glob(f"afb-spawn-{VERSION}-*.rpm") if not p.name.endswith(".src.rpm")]
+    return binary
+
+
+@pytest.fixture(scope="module")
+def rpm_files(rpm_package: Path) -> set[str]:
+    return set(run(["rpm", "-qlp", "--nosignature", str(rpm_package)]).stdout.split())
 
 
 def test_rpm_holds_exactly_the_expected_files(rpm_files: set[str]) -> None:
@@ -168,6 +172,15 @@ def test_rpm_holds_exactly_the_expected_files(rpm_files: set[str]) -> None:
         other.startswith(name + "/") for other in expected)}
     assert not extra, f"unexpected in the RPM: {sorted(extra)}"
     assert "/etc/afb-spawn" in files
+
+
+def test_rpm_unit_names_the_rpm_paths(rpm_package: Path) -> None:
+    need("cpio")
+    unit = subprocess.run(f"rpm2cpio '{rpm_package}' | cpio -i --quiet --to-stdout './usr/{UNIT}'", shell=True,
+                          check=True, capture_output=True, text=True).stdout
+    assert ("ExecStart=/usr/bin/afb-spawn --name=afb-spawn-%i --config=/etc/afb-spawn/%i "
+            "--roothttp=/usr/redpesk/afb-spawn/htdocs $AFB_SPAWN_OPTIONS") in unit.splitlines()
+    assert "EnvironmentFile=-/etc/afb-spawn/%i.env" in unit.splitlines()
 
 
 # --- CMake -----------------------------------------------------------------------------
@@ -214,6 +227,8 @@ def test_cmake_install_lays_out_as_the_rpm(cmake_prefix: Path) -> None:
     assert (cmake_prefix / "etc/afb-spawn").is_dir()
     script = (cmake_prefix / "bin/afb-spawn").read_text()
     assert script.startswith(f"#!{SYSTEM_PYTHON}\n") and "from afbspawn.cli import main" in script
+    for entry in (cmake_prefix / REDPESK / "bindings").glob("*.py"):
+        assert os.access(entry, os.X_OK), f"{entry} keeps its executable mode"
 
 
 def test_cmake_installed_package_checks_the_installed_samples(cmake_prefix: Path, tmp_path: Path) -> None:

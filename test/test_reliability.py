@@ -1,4 +1,5 @@
-"""Reliability of the whole binder over real sockets (binder as a subprocess, run as nobody).
+"""Reliability of the whole binder over real sockets (binder as a subprocess, run as nobody),
+checked on both hosts (embedded and libafb: test/hosts.py).
 
 The C binding lost sync stdout under load, crashed over REST, leaked children's fds and
 hung on grandchildren; these tests pin the fixes. No timing assertions: only generous
@@ -11,6 +12,7 @@ import json
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ import aiohttp
 from afbclient import AfbClient
 from binderproc import Binder, start_binder
 from conftest import free_port
+from hosts import HOSTS, host_args
 from procs import children, live_members, open_fds, status_kib
 
 API = "rel"
@@ -43,13 +46,15 @@ CONFIG = {
 GRACE = "0.5"  # seconds (AFB_SPAWN_GRACE): short, so the grandchild test stays quick
 
 
-@pytest.fixture(scope="module")
-def binder(as_nobody: Callable[..., list[str]]) -> Iterator[tuple[Binder, int]]:
+@pytest.fixture(scope="module", params=HOSTS)
+def binder(request: pytest.FixtureRequest, as_nobody: Callable[..., list[str]]) -> Iterator[tuple[Binder, int]]:
+    selection = host_args(request.param)
     root = Path(tempfile.mkdtemp(prefix="afbspawn-reliability-"))
     (root / "rel.json").write_text(json.dumps(CONFIG))
     subprocess.run(["chmod", "-R", "a+rX", str(root)], check=True)
     port = free_port()
-    process = start_binder(as_nobody("-m", "afbspawn", "--config", str(root / "rel.json"), "-p", str(port)),
+    process = start_binder(as_nobody("-m", "afbspawn", *selection, "--config", str(root / "rel.json"),
+                                     "-p", str(port)),
                            cwd=root, env={"AFB_SPAWN_GRACE": GRACE})
     yield process, port
     process.stop()
@@ -96,12 +101,13 @@ def test_thousand_sync_calls_over_eight_connections_lose_no_stdout(binder: tuple
 
 async def rest(session: aiohttp.ClientSession, port: int, verb: str, body: Any = None,
                query: str = "") -> dict[str, Any]:
+    """The reply envelope (libafb sends it with no Content-Type: read as text, docs/hosts.md)."""
     url = f"http://127.0.0.1:{port}/api/{API}/{verb}{query}"
     if body is None:
         async with session.get(url) as response:
-            return await response.json()
+            return json.loads(await response.text())
     async with session.post(url, json=body) as response:
-        return await response.json()
+        return json.loads(await response.text())
 
 
 def test_every_action_over_rest(binder: tuple[Binder, int]) -> None:
@@ -148,6 +154,8 @@ def test_500_tasks_started_then_stopped_leave_nothing_behind(binder: tuple[Binde
             finals = set()
             while len(finals) < 500:
                 final = await next_event(client, "final-event")
+                if final["pid"] not in pids:
+                    continue  # a task of an earlier test (same command event) ending late
                 assert final["status"] == {"signal": "Terminated"}
                 finals.add(final["pid"])
             assert finals == set(pids)
@@ -155,7 +163,9 @@ def test_500_tasks_started_then_stopped_leave_nothing_behind(binder: tuple[Binde
             return before, open_fds(process.pid)
 
     before, after = run(scenario())
-    assert after == before
+    # A leak per task would show 500; a socket of an earlier connection may close late (more so in
+    # libafb, whose threads release WebSocket clients lazily), hence a margin of two.
+    assert len(after - before) <= 2, f"fds opened and kept: {sorted(after - before)}"
     assert children(process.pid) == []
 
 
@@ -171,6 +181,9 @@ def test_background_grandchild_cannot_hang_a_task(binder: tuple[Binder, int]) ->
 
     started, final = run(scenario(), timeout=60)
     assert final["status"] == {"exit": 0} and final["truncated"] is True
+    deadline = time.monotonic() + 5  # SIGKILL went to the group before the final event; dying takes a moment
+    while live_members(started["pid"]) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert live_members(started["pid"]) == []  # the background sleep was killed with its group
 
 

@@ -1,7 +1,7 @@
 """The host interface: what the spawn binding needs from an AFB binder.
 
 Two hosts implement it: the embedded aiohttp binder (afbspawn.afb.embedded.server) and the
-real afb-binder through afb-libpython's `libafb` (afbspawn.afb.libafb_host). The
+real AFB framework through afb-libpython's `libafb` (afbspawn.afb.libafb.host). The
 binding only ever talks to these types, so it runs unchanged in both.
 
 Everything here is called from the host's asyncio event loop thread.
@@ -12,6 +12,10 @@ import abc
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+
+class StartupError(Exception):
+    """A host could not start: the framework refused the configuration or an on_ready failed."""
 
 
 class Event(abc.ABC):
@@ -29,6 +33,14 @@ class Event(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Forget the event and its subscriptions (no more pushes)."""
+
+    def ready(self) -> bool:
+        """False while a subscriber cannot take more: a producer that can wait should pause."""
+        return True
+
+    def when_ready(self, resume: Callable[[], None]) -> None:
+        """Call `resume` once every subscriber can take more (at once when `ready`)."""
+        resume()
 
 
 @dataclass(frozen=True)
@@ -92,6 +104,22 @@ class Reply:
     info: str | None = None
 
 
+EventCallback = Callable[[str, Any], "Awaitable[None] | None"]
+
+
+@dataclass(frozen=True)
+class EventHandlerSpec:
+    """Handle events of other APIs: `handler(full_name, data)` for names matching `pattern`.
+
+    `pattern` is a glob (`*` matches anything, e.g. "monitor/*"). Only events the binder
+    itself listens to arrive: those its internal calls (`Host.call`, e.g. an onload
+    `api://monitor#subscribe`) subscribed to.
+    """
+
+    pattern: str
+    handler: EventCallback
+
+
 @dataclass(frozen=True)
 class ApiSpec:
     """An API to register. `on_ready` runs once every API is registered (onload actions)."""
@@ -100,6 +128,7 @@ class ApiSpec:
     verbs: Sequence[VerbSpec] = field(default_factory=tuple)
     info: str | None = None
     on_ready: Callable[[], Awaitable[None]] | None = None
+    event_handlers: Sequence[EventHandlerSpec] = field(default_factory=tuple)
 
 
 class Host(abc.ABC):
@@ -118,4 +147,8 @@ class Host(abc.ABC):
 
     @abc.abstractmethod
     async def call(self, api: str, verb: str, args: Any = None) -> Reply:
-        """Call a verb of this binder from the inside (e.g. `api://` onload actions)."""
+        """Call a verb of this binder from the inside (e.g. `api://` onload actions).
+
+        The binder is the caller: events the call subscribes to reach the APIs'
+        event handlers (ApiSpec.event_handlers), not a client.
+        """

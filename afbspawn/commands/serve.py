@@ -1,4 +1,6 @@
-"""`afb-spawn [options]`: serve configs through the embedded binder (afb-binder options).
+"""`afb-spawn [options]`: serve configs through a host, embedded binder by default (afb-binder options).
+
+`--host libafb` serves them inside the real AFB framework (afbspawn.commands.serve_libafb).
 
 stdout is left to task output (the log encoder writes there and compatibility
 tests compare it byte for byte): every message of the binder goes to stderr.
@@ -19,12 +21,15 @@ from afbspawn.afb.embedded.permissions import load_policy
 from afbspawn.afb.embedded.server import (
     DEFAULT_PORT,
     DEFAULT_WS_MAXLEN,
+    HANDSHAKE_SECONDS,
     BinderOptions,
     EmbeddedBinder,
     Listen,
     StartupError,
     configure_trace,
 )
+from afbspawn.afb.embedded.websocket import WsLimits
+from afbspawn.afb.framework import FrameworkMissing
 from afbspawn.binding.api import attach
 from afbspawn.sandbox.containment import end_everything, set_default_root
 
@@ -34,6 +39,10 @@ VERBOSITY = {-2: logging.CRITICAL, -1: logging.ERROR, 0: logging.WARNING, 1: NOT
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="afb-spawn", description="Serve afb-spawn configs as AFB APIs.")
+    p.add_argument("--host", choices=("embedded", "libafb"), default="embedded",
+                   help="embedded: the built-in binder (default); libafb: inside the AFB framework (afb-libpython)")
+    p.add_argument("--ws-server", action="append", default=[], metavar="URI",
+                   help="libafb host: export an API to other binders (unix:@API, unix:/path/API, tcp:HOST:PORT/API)")
     p.add_argument("-C", "--config", action="append", default=[], metavar="FILE",
                    help="config file or directory (repeatable)")
     p.add_argument("-b", "--binding", action="append", default=[], metavar="PATH:CONFIG",
@@ -61,7 +70,23 @@ def parser() -> argparse.ArgumentParser:
                         "(default: $AFB_SPAWN_CGROUP_ROOT, else the binder's own cgroup)")
     p.add_argument("--ws-maxlen", type=int, default=DEFAULT_WS_MAXLEN, metavar="BYTES",
                    help=f"maximum WebSocket frame (default {DEFAULT_WS_MAXLEN}; smaller values ignored)")
+    limits = WsLimits()
+    p.add_argument("--ws-stall", type=_positive, default=limits.stall_seconds, metavar="SECONDS",
+                   help=f"close a WebSocket that takes nothing for this long (default {limits.stall_seconds:g})")
+    p.add_argument("--ws-idle", type=_positive, default=limits.idle_seconds, metavar="SECONDS",
+                   help=f"ping a silent WebSocket after this long, close it without pong (default {limits.idle_seconds:g})")
+    p.add_argument("--ws-pending", type=int, default=limits.max_pending, metavar="CALLS",
+                   help=f"calls of one WebSocket running at once (default {limits.max_pending})")
+    p.add_argument("--handshake-timeout", type=_positive, default=HANDSHAKE_SECONDS, metavar="SECONDS",
+                   help=f"an HTTP connection must send a request this soon (default {HANDSHAKE_SECONDS:g})")
     return p
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 86400:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected seconds between 0 and 86400")
+    return value
 
 
 def config_paths(args: argparse.Namespace) -> list[str]:
@@ -99,6 +124,8 @@ def binder_options(args: argparse.Namespace) -> BinderOptions:
         aliases=aliases, allow_origins=args.allow_origin,
         policy=load_policy(args.permissions) if args.permissions else None,
         ws_maxlen=max(args.ws_maxlen, DEFAULT_WS_MAXLEN), tracereq=tracing(args),
+        ws_limits=WsLimits(stall_seconds=args.ws_stall, idle_seconds=args.ws_idle, max_pending=max(1, args.ws_pending)),
+        handshake_seconds=args.handshake_timeout,
     )
 
 
@@ -129,12 +156,23 @@ def on_sighup() -> None:
     log.warning("SIGHUP received: ignored (configuration reload is not supported)")
 
 
-async def serve(args: argparse.Namespace, verbosity: int) -> int:
-    stop = asyncio.Event()  # armed first: a signal during start-up still stops cleanly
+def arm_signals() -> asyncio.Event:
+    """SIGTERM/SIGINT set the returned event (a clean stop); SIGHUP is logged and ignored."""
+    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     loop.add_signal_handler(signal.SIGHUP, on_sighup)
+    return stop
+
+
+async def serve(args: argparse.Namespace, verbosity: int) -> int:
+    if args.host == "libafb":
+        from afbspawn.commands.serve_libafb import serve_libafb
+        return await serve_libafb(args, verbosity, config_paths(args))
+    if args.ws_server:
+        raise ValueError("--ws-server exports through the AFB framework: it needs --host libafb")
+    stop = arm_signals()  # armed first: a signal during start-up still stops cleanly
     binder = EmbeddedBinder(binder_options(args))
     await attach(binder, config_paths(args), verbosity)
     await binder.start()
@@ -167,8 +205,11 @@ def main(argv: Sequence[str]) -> int:
     except _config_errors() as error:
         print(f"afb-spawn: {error}", file=sys.stderr)
         return 1
-    except (OSError, StartupError) as error:
+    except (OSError, StartupError, FrameworkMissing) as error:
         print(f"afb-spawn: {error}", file=sys.stderr)
         return 1
     sys.stdout.flush()
+    if args.host == "libafb":
+        from afbspawn.commands.serve_libafb import leave
+        leave(code)
     return code

@@ -51,9 +51,13 @@ class RunningTask(Protocol):
 
 
 class Publisher(Protocol):
-    """The command's event (afbspawn.afb.host.Event): tasks only push to it."""
+    """The command's event (afbspawn.afb.host.Event): tasks push to it and pace their pipes by it."""
 
     def push(self, data: Any) -> int: ...
+
+    def ready(self) -> bool: ...
+
+    def when_ready(self, resume: Callable[[], None]) -> None: ...
 
 
 @dataclass

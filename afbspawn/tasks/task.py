@@ -56,7 +56,7 @@ class Task:
             log.info("[taskid-created] uid='%s' pid=%d", self.uid, self.pid)
 
     def _reader(self, loop: asyncio.AbstractEventLoop, fd: int, stream: Stream) -> PipeReader:
-        return PipeReader(loop, fd, lambda data: self._feed(stream, data), self._maybe_finish)
+        return PipeReader(loop, fd, lambda data: self._feed(stream, data), self._maybe_finish, self.site.event)
 
     def _feed(self, stream: Stream, data: bytes) -> None:
         """Hand output to the encoder; a failing (plugin) encoder loses the rest, flagged, never the binder."""
@@ -105,12 +105,21 @@ class Task:
         self._maybe_finish()
 
     def _abandon_pipes(self) -> None:
-        """Grace is over: kill what still holds the pipes, keep what they buffered, flag it."""
+        """Grace is over: kill what still holds the pipes, keep what they buffered, flag it.
+
+        A pipe paused by a slow subscriber is not held by anyone: its output is still
+        coming, so grace starts again once the subscriber has taken it or was closed.
+        """
+        loop = asyncio.get_running_loop()
+        if any(pipe.paused for pipe in self._pipes):
+            self._timer = loop.call_later(self.site.grace, self._abandon_pipes)
+            return
         self._timer = None
         self.signal(signal.SIGKILL)
         for pipe in self._pipes:
             if pipe.open:
                 pipe.drain_available()
+            if pipe.open:
                 pipe.close()
                 self._truncated = True
         self._maybe_finish()

@@ -1,8 +1,10 @@
 """Events and listeners: one serialisation per push, a bounded send queue per client.
 
 A Listener is one client connection able to receive events (a WebSocket). A slow
-or dead listener never blocks the others: its queue is bounded and, when full, the
-connection is closed with a log line rather than frames being dropped silently.
+listener never blocks the others: when its queue is past its pause mark it is
+*congested*, and an event is `ready` only while none of its listeners is, so
+producers that honour back-pressure (task pipes) pause instead of piling frames
+up. A listener that takes nothing is closed by its own connection (websocket.py).
 """
 from __future__ import annotations
 
@@ -26,6 +28,15 @@ class Listener(abc.ABC):
     @abc.abstractmethod
     def send(self, frame: bytes) -> bool:
         """Queue one frame without blocking; False when the listener is gone or overflowed."""
+
+    @property
+    def congested(self) -> bool:
+        """True while the client has more queued than it should: producers should pause."""
+        return False
+
+    def on_drained(self, resume: Callable[[], None]) -> None:
+        """Call `resume` once no longer congested (or gone); at once when not congested."""
+        resume()
 
     def drop_subscriptions(self) -> None:
         """The connection ended: no event may reach it any more."""
@@ -60,6 +71,16 @@ class EmbeddedEvent(Event):
         if self._trace:
             self._trace(f"event {self._name} -> {len(self._listeners)} listener(s): {frame.decode('utf-8')}")
         return sum(1 for listener in list(self._listeners) if listener.send(frame))
+
+    def ready(self) -> bool:
+        return not any(listener.congested for listener in self._listeners)
+
+    def when_ready(self, resume: Callable[[], None]) -> None:
+        congested = next((listener for listener in self._listeners if listener.congested), None)
+        if congested is None:
+            resume()
+        else:  # checked again once that one drains: others may still be congested
+            congested.on_drained(lambda: self.when_ready(resume))
 
     def close(self) -> None:
         self._closed = True

@@ -1,4 +1,9 @@
-"""The `monitor` API every binder exposes (spec §5.4): API list, verbosity, session."""
+"""The `monitor` API every binder exposes (spec §5.4): API list, verbosity, session.
+
+Client input only ever selects among what exists: verbosity names are the registered
+APIs, `""` and `"*"`; levels are the five names. Nothing a client sends creates a
+logger or grows memory, and `set` (which changes state) needs SET_PERMISSION.
+"""
 from __future__ import annotations
 
 import logging
@@ -17,6 +22,7 @@ logging.addLevelName(NOTICE, "NOTICE")
 LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "notice": NOTICE,
           "info": logging.INFO, "debug": logging.DEBUG}
 ROOT_LOGGER = "afbspawn"
+SET_PERMISSION = "urn:AGL:permission:monitor:public:set"  # afb-binder's name for it
 
 
 def api_logger(api: str) -> logging.Logger:
@@ -65,7 +71,7 @@ class Monitor:
 
     def _apis(self, selector: Any) -> dict[str, Any]:
         if selector is True or isinstance(selector, list):
-            names = self.registry.apis if selector is True else [n for n in selector if n in self.registry.apis]
+            names = self.registry.apis if selector is True else self._known(selector)
             return {name: openapi(self.registry.apis[name].spec, list(self.registry.apis[name].verbs.values()))
                     for name in names}
         return {name: True for name in self.registry.apis}
@@ -73,15 +79,17 @@ class Monitor:
     def _verbosity(self, selector: Any) -> dict[str, str]:
         if isinstance(selector, str) and selector != "*":
             names = [selector]
-        elif isinstance(selector, list):
-            names = [name for name in selector if isinstance(name, str)]
-        elif isinstance(selector, dict):
+        elif isinstance(selector, (list, dict)):
             names = list(selector)
         else:
             names = list(self.registry.apis)
         levels = {"": level_name(logging.getLogger(ROOT_LOGGER))}
-        levels.update({name: level_name(api_logger(name)) for name in names if name in self.registry.apis})
+        levels.update({name: level_name(api_logger(name)) for name in self._known(names)})
         return levels
+
+    def _known(self, names: Any) -> list[str]:
+        """The registered API names among `names` (anything else, of any type, is ignored)."""
+        return [name for name in names if isinstance(name, str) and name in self.registry.apis]
 
     def set(self, request: Request) -> None:
         args = request.args if isinstance(request.args, dict) else {}
@@ -90,8 +98,15 @@ class Monitor:
             wanted = {"": wanted}
         if wanted is None:
             return request.reply(0)
-        if not isinstance(wanted, dict) or any(level not in LEVELS for level in wanted.values()):
+        if not isinstance(wanted, dict) or any(not isinstance(level, str) or level not in LEVELS
+                                               for level in wanted.values()):
             return request.reply(Status.INVALID_REQUEST, info=f"levels are {', '.join(LEVELS)}")
+        unknown = [name for name in wanted if name not in ("", "*") and name not in self.registry.apis]
+        if unknown:
+            return request.reply(Status.INVALID_REQUEST,
+                                 info=f"unknown API {unknown[0][:64]!r}: names are '', '*' or an API")
+        if not self.registry.allowed(request.caller, SET_PERMISSION, internal=False):
+            return request.reply(Status.INSUFFICIENT_SCOPE, info=f"changing verbosity needs {SET_PERMISSION}")
         for name, level in wanted.items():
             targets = self.registry.apis if name == "*" else [name]
             for target in targets:

@@ -1,12 +1,10 @@
 """The API registry and the dispatch of one request: lookup, permission, handler, errors."""
 from __future__ import annotations
 
-import asyncio
-import inspect
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
+from afbspawn.afb.dispatch import HandlerRunner
 from afbspawn.afb.embedded.introspection import info_verb
 from afbspawn.afb.embedded.permissions import Policy
 from afbspawn.afb.embedded.request import EmbeddedRequest
@@ -28,7 +26,7 @@ class Registry:
     def __init__(self, policy: Policy | None = None) -> None:
         self.apis: dict[str, RegisteredApi] = {}
         self.policy = policy
-        self._tasks: set[asyncio.Future[None]] = set()  # keeps running handlers referenced
+        self._runner = HandlerRunner()
 
     def add(self, spec: ApiSpec) -> None:
         if not spec.name or "/" in spec.name:
@@ -63,23 +61,4 @@ class Registry:
             return request.reply(Status.UNKNOWN_VERB)
         if not self.allowed(request.caller, verb.permission, internal):
             return request.reply(Status.INSUFFICIENT_SCOPE)
-        try:
-            outcome = verb.handler(request)
-        except Exception:  # noqa: BLE001 - any verb failure is the client's internal-error
-            return _failed(request)
-        if inspect.isawaitable(outcome):
-            task = asyncio.ensure_future(outcome)
-            self._tasks.add(task)
-            task.add_done_callback(self._finished(request))
-
-    def _finished(self, request: EmbeddedRequest) -> Callable[[asyncio.Future[None]], None]:
-        def done(task: asyncio.Future[None]) -> None:
-            self._tasks.discard(task)
-            if not task.cancelled() and task.exception() is not None:
-                _failed(request, task.exception())
-        return done
-
-
-def _failed(request: EmbeddedRequest, error: BaseException | None = None) -> None:
-    log.error("%s/%s raised", request.api, request.verb, exc_info=error or True)
-    request.reply(Status.INTERNAL_ERROR)
+        self._runner.run(verb.handler, request)

@@ -49,7 +49,10 @@ async def arguments(request: web.Request) -> Any:
         except (ValueError, RecursionError):
             raise web.HTTPBadRequest(text="") from None
     if request.content_type == "application/x-www-form-urlencoded":
-        form = await request.post()
+        try:
+            form = await request.post()
+        except ValueError:  # invalid UTF-8 or percent-encoding: the client's fault, not a 500
+            raise web.HTTPBadRequest(text="") from None
         query.update({key: str(value) for key, value in form.items()})
         return query
     raise web.HTTPUnsupportedMediaType()

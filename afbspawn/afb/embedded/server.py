@@ -15,13 +15,14 @@ import stat
 import struct
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from afbspawn.afb.embedded import codec, rest, static
 from afbspawn.afb.embedded.events import EmbeddedEvent
+from afbspawn.afb.embedded.httplog import quiet_http_errors
 from afbspawn.afb.embedded.monitor import Monitor
 from afbspawn.afb.embedded.origin import cross_site_refused
 from afbspawn.afb.embedded.permissions import Policy
@@ -35,8 +36,8 @@ from afbspawn.afb.embedded.sessions import (
     wanted_token,
     wanted_uuid,
 )
-from afbspawn.afb.embedded.websocket import PROTOCOL, QUEUE_BYTES, WsConnection
-from afbspawn.afb.host import ApiSpec, Caller, Event, Host, Reply
+from afbspawn.afb.embedded.websocket import PROTOCOL, WsConnection, WsLimits
+from afbspawn.afb.host import ApiSpec, Caller, Event, Host, Reply, StartupError
 
 log = logging.getLogger("afbspawn.afb")
 trace_log = logging.getLogger("afbspawn.trace")
@@ -44,11 +45,8 @@ trace_log = logging.getLogger("afbspawn.trace")
 DEFAULT_PORT = 1234
 DEFAULT_WS_MAXLEN = 1048500
 STOP_SECONDS = 5.0  # on stop, how long pending HTTP requests and WebSocket closes may take
+HANDSHAKE_SECONDS = 15.0  # a connection must complete a request this soon (and between requests)
 SESSION_KEY = web.RequestKey("afb-session", Session)
-
-
-class StartupError(Exception):
-    """An API's on_ready failed: the binder must not serve half-started APIs."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +85,8 @@ class BinderOptions:
     policy: Policy | None = None
     ws_maxlen: int = DEFAULT_WS_MAXLEN
     tracereq: bool = False
-    send_queue_bytes: int = QUEUE_BYTES  # per WebSocket: a client this far behind is disconnected
+    ws_limits: WsLimits = field(default_factory=WsLimits)  # per WebSocket: queue, stall, pending calls, idle
+    handshake_seconds: float = HANDSHAKE_SECONDS
 
 
 class EmbeddedBinder(Host):
@@ -138,7 +137,9 @@ class EmbeddedBinder(Host):
         app = web.Application(client_max_size=self.options.ws_maxlen)
         app.router.add_route("*", "/{tail:.*}", self._route)
         app.on_response_prepare.append(self._set_cookie)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=STOP_SECONDS)
+        quiet_http_errors()
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=STOP_SECONDS,
+                                     keepalive_timeout=self.options.handshake_seconds)
         await self._runner.setup()
         try:
             for listen in self.options.listen:
@@ -228,14 +229,14 @@ class EmbeddedBinder(Host):
         if offered is not None and PROTOCOL not in [p.strip().lower() for p in offered.split(",")]:
             return web.Response(status=412)
         ws = web.WebSocketResponse(protocols=(PROTOCOL,), max_msg_size=self.options.ws_maxlen,
-                                   autoping=True, compress=False)
+                                   autoping=True, compress=False, heartbeat=self.options.ws_limits.idle_seconds)
         ws.headers["Sec-WebSocket-Protocol"] = PROTOCOL  # also when the client named none (spec §1.1)
         await ws.prepare(request)
         peername = request.transport.get_extra_info("peername") if request.transport else None
         peer = f"{peername[0]}:{peername[1]}" if isinstance(peername, tuple) else f"unix pid {caller.pid}"
         connection = WsConnection(ws, request.transport, caller, self.registry.dispatch, peer,
                                   self._trace if self.options.tracereq else None,
-                                  self.options.send_queue_bytes)
+                                  self.options.ws_limits)
         self._connections.add(connection)
         try:
             await connection.run()

@@ -43,7 +43,7 @@ def serve(root: StaticRoot, request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden() from None
     if stat.S_ISDIR(info.st_mode):
         if not request.path.endswith("/"):
-            location = request.path + "/" + (f"?{request.query_string}" if request.query_string else "")
+            location = _local(request.path) + "/" + (f"?{request.query_string}" if request.query_string else "")
             raise web.HTTPMovedPermanently(location)
         return serve_file(os.path.join(target, "index.html"), request)
     return serve_file(target, request)
@@ -58,3 +58,8 @@ def serve_file(path: str, request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden()
     # FileResponse adds the ETag and answers a matching If-None-Match with 304
     return web.FileResponse(path, headers={"Cache-Control": f"max-age={CACHE_SECONDS}"})
+
+
+def _local(path: str) -> str:
+    """`path` with one leading slash: `//host` or `/\\host` in a Location would leave the site."""
+    return "/" + path.lstrip("/\\")

@@ -2,14 +2,25 @@
 
 aiohttp does the RFC 6455 framing; it accepts unmasked client frames (afb-client
 sends them), echoes pings and closes oversize (1009) or RSV-flagged (1002) frames.
-Everything sent goes through one bounded queue drained by a writer task, so a
-stalled client never blocks the verbs or the other clients.
+Everything sent goes through one queue drained by a writer task, so a slow client
+never blocks the verbs or the other clients. Its limits (docs/security.md):
+
+- beyond `pause_bytes` queued the connection is *congested*: producers that honour
+  back-pressure (task pipes) pause until it drains, so a client that reads, however
+  slowly, loses nothing;
+- a client that takes nothing for `stall_seconds` while frames wait, or whose queue
+  passes `queue_bytes` (producers that cannot pause), is closed with a close frame
+  and the loss is logged;
+- at most `max_pending` calls of one connection run at once: beyond, the connection
+  is not read until one is answered (TCP back-pressure, no call refused).
 """
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from aiohttp import WSMsgType, web
 
@@ -21,15 +32,27 @@ from afbspawn.afb.host import Caller
 log = logging.getLogger("afbspawn.afb")
 
 PROTOCOL = "x-afb-ws-json1"
-QUEUE_BYTES = 16 * 1024 * 1024  # per connection: beyond this the client is too slow and is closed
+CLOSE_TOO_SLOW = 1008  # policy violation: the client took nothing for too long / overflowed
+WRITE_SLICE = 16 * 1024  # bytes the writer sends before letting the loop serve others
 
 Dispatch = Callable[[EmbeddedRequest], None]
+
+
+@dataclass(frozen=True)
+class WsLimits:
+    """Per-connection bounds; the defaults are those of docs/security.md."""
+
+    pause_bytes: int = 1024 * 1024  # queued bytes that pause back-pressured producers
+    queue_bytes: int = 64 * 1024 * 1024  # queued bytes that close the connection
+    stall_seconds: float = 30.0  # nothing taken for this long with frames waiting: closed
+    max_pending: int = 64  # calls of one connection running at once
+    idle_seconds: float = 60.0  # nothing received for this long: ping; no pong in half as long: closed
 
 
 class WsConnection(Listener):
     def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None,
                  caller: Caller, dispatch: Dispatch, peer: str, trace: Callable[[str], None] | None = None,
-                 queue_bytes: int = QUEUE_BYTES) -> None:
+                 limits: WsLimits | None = None) -> None:
         super().__init__()
         self.ws = ws
         self._transport = transport
@@ -37,42 +60,112 @@ class WsConnection(Listener):
         self.peer = peer
         self._dispatch = dispatch
         self._trace = trace
-        self._queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self._limits = limits or WsLimits()
+        self._queue: collections.deque[bytes] = collections.deque()
+        self._wakeup = asyncio.Event()
         self._queued = 0
-        self._limit = queue_bytes
+        self._taken = 0  # frames handed to the socket so far: the stall watchdog's clock
         self._open = True
+        self._drained: list[Callable[[], None]] = []
+        self._pending = 0
+        self._slot = asyncio.Event()
+
+    # -- sending -------------------------------------------------------------------------
+    @property
+    def congested(self) -> bool:
+        return self._open and self._queued > self._limits.pause_bytes
+
+    def on_drained(self, resume: Callable[[], None]) -> None:
+        if self.congested:
+            self._drained.append(resume)
+        else:
+            resume()
 
     def send(self, frame: bytes) -> bool:
         if not self._open:
             return False
-        if self._queued + len(frame) > self._limit:
-            log.warning("%s: send queue over %d bytes (client too slow): closing the connection",
-                        self.peer, self._limit)
-            self._abort()
+        if self._queued + len(frame) > self._limits.queue_bytes:
+            self._give_up(f"send queue over {self._limits.queue_bytes} bytes (client too slow)")
             return False
         self._queued += len(frame)
-        self._queue.put_nowait(frame)
+        self._queue.append(frame)
+        self._wakeup.set()
         return True
 
-    def _abort(self) -> None:
+    def _resume_producers(self) -> None:
+        waiting, self._drained = self._drained, []
+        for resume in waiting:
+            resume()
+
+    def _give_up(self, why: str) -> None:
+        """Close a client that cannot keep up: close frame, then the socket; the loss is logged."""
+        if not self._open:
+            return
+        log.warning("%s: %s: closing with code %d; %d queued frame(s), %d bytes, lost",
+                    self.peer, why, CLOSE_TOO_SLOW, len(self._queue), self._queued)
         self._open = False
+        self._queue.clear()
+        self._queued = 0
         self.drop_subscriptions()
+        self._resume_producers()  # they must not wait for a connection that is gone
+        self._wakeup.set()
+        asyncio.ensure_future(self._close_then_abort())
+
+    async def _close_then_abort(self) -> None:
+        """The close frame follows what the client already has; it gets one more stall period."""
+        deadline = asyncio.get_running_loop().time() + self._limits.stall_seconds
+        try:
+            await asyncio.wait_for(self.ws.close(code=CLOSE_TOO_SLOW, message=b"too-slow"),
+                                   self._limits.stall_seconds)
+        except (TimeoutError, ConnectionError):
+            pass
+        while self._unsent() and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
         if self._transport is not None:
-            self._transport.abort()  # a close frame could not get through the full pipe anyway
+            self._transport.abort()
 
     async def _writer(self) -> None:
         try:
-            while True:
-                frame = await self._queue.get()
-                self._queued -= len(frame)
-                await self.ws.send_frame(frame, WSMsgType.TEXT)
+            while self._open:
+                if not self._queue:
+                    self._wakeup.clear()
+                    await self._wakeup.wait()
+                    continue
+                sent = 0
+                while self._queue and sent < WRITE_SLICE:
+                    frame = self._queue.popleft()
+                    self._queued -= len(frame)
+                    sent += len(frame)
+                    await self.ws.send_frame(frame, WSMsgType.TEXT)
+                    self._taken += 1
+                if self._drained and self._queued <= self._limits.pause_bytes:
+                    self._resume_producers()
+                await asyncio.sleep(0)  # a fast client does not monopolise the loop
         except ConnectionError:  # the peer is gone: what is queued can reach no one
             self._open = False
             self.drop_subscriptions()
+            self._resume_producers()
 
+    async def _watchdog(self) -> None:
+        """Close the connection when frames wait and none was taken for `stall_seconds`."""
+        period = self._limits.stall_seconds / 2
+        idle_ticks, seen = 0, self._taken
+        while self._open:
+            await asyncio.sleep(period)
+            waiting = bool(self._queue) or self._unsent() > 0
+            idle_ticks = idle_ticks + 1 if waiting and self._taken == seen else 0
+            seen = self._taken
+            if idle_ticks >= 2:
+                self._give_up(f"took nothing for {self._limits.stall_seconds:g} s")
+
+    def _unsent(self) -> int:
+        """Bytes written to the socket's transport but not yet taken by the kernel."""
+        return self._transport.get_write_buffer_size() if self._transport is not None else 0
+
+    # -- receiving -----------------------------------------------------------------------
     async def run(self) -> None:
         """Serve the connection until it closes; subscriptions end with it."""
-        writer = asyncio.create_task(self._writer())
+        helpers = [asyncio.create_task(self._writer()), asyncio.create_task(self._watchdog())]
         try:
             async for message in self.ws:
                 if message.type == WSMsgType.BINARY:
@@ -84,8 +177,10 @@ class WsConnection(Listener):
         finally:
             self._open = False
             self.drop_subscriptions()
-            writer.cancel()
-            await asyncio.gather(writer, return_exceptions=True)
+            self._resume_producers()
+            for helper in helpers:
+                helper.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
 
     async def _receive(self, text: str) -> None:
         try:
@@ -101,12 +196,18 @@ class WsConnection(Listener):
                                  self.caller.gid, self.caller.pid)
         if self._trace:
             self._trace(f"{self.peer} call {call.id} {call.api}/{call.verb} {codec.dumps(call.args)}")
+        while self._pending >= self._limits.max_pending:  # stop reading: the client waits, loses nothing
+            self._slot.clear()
+            await self._slot.wait()
+        self._pending += 1
         self._dispatch(EmbeddedRequest(call.api, call.verb, call.args, self.caller,
                                        self._replier(call.id, f"{call.api}/{call.verb}"), self))
 
     def _replier(self, call_id: str, procedure: str) -> Callable[[int, object, str | None], None]:
         def sink(status: int, data: object, info: str | None) -> None:
-            frame = codec.to_wire(codec.reply_frame(call_id, status, data, info))
+            frame = codec.to_wire(codec.reply_frame(call_id, status, data, info))  # may raise: sink called again
+            self._pending -= 1
+            self._slot.set()
             if self._trace:
                 self._trace(f"{self.peer} reply {call_id} {procedure}: {frame.decode('utf-8')}")
             if not self.send(frame):

@@ -1,0 +1,135 @@
+"""What afb-libpython does not expose, reached through ctypes (re-check on a framework upgrade).
+
+Each entry is a measured need (docs/hosts.md, "libafb beside asyncio"):
+
+* keeping a request alive after its verb callback returned (`PyRqtAddref`/`PyRqtUnref` of
+  the glue, on the glue handle behind the request capsule) so that asyncio replies later;
+* waking libafb's event loop after a reply, push or call made from the asyncio thread
+  (`afb_ev_mgr_wakeup`): otherwise it stays queued until some other activity;
+* the job queue: `evtpush` drops pushes silently past its bound, so pushes wait below it
+  (`afb_jobs_get_pending_count`) and the bound is raised (`afb_jobs_set_max_count`);
+* the session cap of 10 that libafb-binder never raises (`afb_session_init`);
+* error replies whose info is plain text: the glue turns every Python value into JSON, so
+  a `str` would arrive quoted (`"\"invalid action\""`); the C spawn-binding replies a
+  string datum, which libafb copies as-is into `info` (`afb_req_v4_reply_hookable`);
+* replacing the glue's implicit `info` verb by the API's own (the spawn `info` reply):
+  the glue registers `info` itself and refuses a second one, so its verb record is pointed
+  at the glue's ordinary verb trampoline with our handler (`afb_api_v4_verb_at`).
+"""
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+CAPSULE_NAME = b"#afb#"
+REQUEST_REPLIED_OFFSET = 16  # GlueHandleT: magic, usage, then rqt {api *, int replied, afb_req_t afb}
+REQUEST_AFB_OFFSET = 24
+
+
+class VerbRecord(ctypes.Structure):
+    """libafb's `struct afb_verb_v4` (afb-binding-v4.h)."""
+
+    _fields_ = [("verb", ctypes.c_char_p), ("callback", ctypes.c_void_p), ("auth", ctypes.c_void_p),
+                ("info", ctypes.c_void_p), ("vcbdata", ctypes.c_void_p), ("session", ctypes.c_uint16),
+                ("glob", ctypes.c_uint16)]
+
+
+class VerbData(ctypes.Structure):
+    """libafb-binder's `AfbVcbDataT`: the glue's trampoline reads `magic` and `callback`."""
+
+    _fields_ = [("magic", ctypes.c_void_p), ("configJ", ctypes.c_void_p), ("uid", ctypes.c_char_p),
+                ("callback", ctypes.c_void_p), ("thread", ctypes.c_void_p), ("userdata", ctypes.c_void_p),
+                ("state", ctypes.c_void_p)]
+
+
+class Glue:
+    """Typed access to the C functions above, bound once to the loaded libafb module."""
+
+    def __init__(self, libafb: ModuleType) -> None:
+        lib = ctypes.CDLL(libafb.__file__)  # its dependencies (libafb, libafb-binder) are searched too
+        self._capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+        self._capsule_pointer.restype = ctypes.c_void_p
+        self._capsule_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+        self._addref = _function(lib.PyRqtAddref, None, ctypes.c_void_p)
+        self._unref = _function(lib.PyRqtUnref, None, ctypes.c_void_p)
+        self._api_of = _function(lib.GlueGetApi, ctypes.c_void_p, ctypes.c_void_p)
+        self._wakeup = _function(lib.afb_ev_mgr_wakeup, ctypes.c_int)
+        self._pending = _function(lib.afb_jobs_get_pending_count, ctypes.c_int)
+        self._max_jobs = _function(lib.afb_jobs_get_max_count, ctypes.c_int)
+        self._set_max_jobs = _function(lib.afb_jobs_set_max_count, None, ctypes.c_int)
+        self._session_init = _function(lib.afb_session_init, ctypes.c_int, ctypes.c_int, ctypes.c_int)
+        self._verb_count = _function(lib.afb_api_v4_verb_count, ctypes.c_uint, ctypes.c_void_p)
+        self._verb_at = _function(lib.afb_api_v4_verb_at, ctypes.POINTER(VerbRecord), ctypes.c_void_p,
+                                  ctypes.c_uint)
+        self._create_copy = _function(lib.afb_data_create_copy, ctypes.c_int, ctypes.POINTER(ctypes.c_void_p),
+                                      ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t)
+        self._reply = _function(lib.afb_req_v4_reply_hookable, None, ctypes.c_void_p, ctypes.c_int,
+                                ctypes.c_uint, ctypes.POINTER(ctypes.c_void_p))
+        self._stringz = ctypes.addressof(ctypes.c_char.in_dll(lib, "afb_type_predefined_stringz"))
+        self._verb_trampoline = ctypes.cast(lib.GlueApiVerbCb, ctypes.c_void_p).value
+        self._info_callback = ctypes.cast(lib.GlueInfoCb, ctypes.c_void_p).value
+        self._verbs_magic = ctypes.cast(lib.AfbAddVerbs, ctypes.c_void_p).value
+        self._kept: list[Any] = []  # what libafb points at for the process's life
+
+    def pointer(self, capsule: Any) -> int:
+        """The glue handle a capsule (request, api) wraps."""
+        return int(self._capsule_pointer(capsule, CAPSULE_NAME))
+
+    def hold(self, request_handle: int) -> None:
+        self._addref(request_handle)
+
+    def release(self, request_handle: int) -> None:
+        """Drop our reference; every Python reference to the request capsule must be gone."""
+        self._unref(request_handle)
+
+    def reply_text(self, request_handle: int, status: int, text: str) -> None:
+        """Reply `status` with `text` as a string datum (the envelope's info, unquoted)."""
+        replied = ctypes.c_int.from_address(request_handle + REQUEST_REPLIED_OFFSET)
+        if replied.value:
+            return
+        replied.value = 1
+        encoded = text.encode("utf-8", "replace") + b"\0"
+        data = (ctypes.c_void_p * 1)()
+        if self._create_copy(data, self._stringz, encoded, len(encoded)) < 0:
+            raise MemoryError("libafb could not allocate the reply")
+        request = ctypes.c_void_p.from_address(request_handle + REQUEST_AFB_OFFSET).value
+        self._reply(request, status, 1, data)
+
+    def wakeup(self) -> None:
+        self._wakeup()
+
+    def pending_jobs(self) -> int:
+        return int(self._pending())
+
+    def max_jobs(self) -> int:
+        return int(self._max_jobs())
+
+    def set_max_jobs(self, count: int) -> None:
+        self._set_max_jobs(count)
+
+    def set_sessions(self, count: int, timeout: int) -> None:
+        if self._session_init(count, timeout) < 0:
+            raise RuntimeError(f"libafb refused a session cap of {count}")
+
+    def replace_info_verb(self, api_capsule: Any, handler: Callable[..., Any], info: str | None) -> None:
+        """Point the glue's implicit `info` verb of this API at `handler` (a verb callback)."""
+        api = self._api_of(self.pointer(api_capsule))
+        for index in range(self._verb_count(api)):
+            record = self._verb_at(api, index).contents
+            if record.verb == b"info" and record.callback == self._info_callback:
+                data = VerbData(magic=self._verbs_magic, uid=b"info", callback=id(handler))
+                text = ctypes.create_string_buffer(info.encode()) if info is not None else None
+                self._kept.extend((handler, data, text))
+                record.vcbdata = ctypes.addressof(data)
+                record.info = ctypes.addressof(text) if text is not None else None
+                record.callback = self._verb_trampoline
+                return
+        raise RuntimeError("the glue's implicit info verb was not found (framework layout changed)")
+
+
+def _function(symbol: Any, restype: Any, *argtypes: Any) -> Any:
+    symbol.restype = restype
+    symbol.argtypes = list(argtypes)
+    return symbol
