@@ -10,7 +10,7 @@ SDIST  := $(DIST)/afb_spawn-$(VERSION).tar.gz
 # Debian's rpmbuild cannot see dpkg's packages: BuildRequires are checked by sysdeps.sh instead.
 RPMBUILD_NODEPS := $(if $(wildcard /etc/debian_version),--nodeps)
 
-.PHONY: all setup run test bench lint clean dist rpm
+.PHONY: all setup run test test-long bench lint clean dist rpm
 
 all: setup
 
@@ -28,6 +28,10 @@ run: setup
 
 test: setup
 	$(PY) -m pytest -q test
+
+# the security and stress suites at full size (200 clients x 50 starts, 1 GB flood, long fuzzing)
+test-long: setup
+	AFB_SPAWN_LONG=1 $(PY) -m pytest -q -s --timeout 3600 test/security test/stress
 
 bench: setup
 	$(PY) bench/compare.py

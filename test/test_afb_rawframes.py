@@ -6,6 +6,7 @@ import struct
 import pytest
 from afbclient import AfbClient
 from afbserver import binder_running, run, ws_url
+from wsraw import encode
 
 from afbspawn.afb.embedded.websocket import WsLimits
 
@@ -14,18 +15,8 @@ ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 
 
 def frame(payload: bytes, opcode: int = 1, mask: bytes | None = None, rsv: int = 0) -> bytes:
-    head = bytes([0x80 | rsv << 4 | opcode])
-    flag = 0x80 if mask else 0
-    if len(payload) < 126:
-        head += bytes([flag | len(payload)])
-    elif len(payload) < 65536:
-        head += bytes([flag | 126]) + struct.pack(">H", len(payload))
-    else:
-        head += bytes([flag | 127]) + struct.pack(">Q", len(payload))
-    if mask:
-        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        head += mask
-    return head + payload
+    """A final frame, unmasked unless `mask` is given (afb-client sends unmasked frames)."""
+    return encode(payload, opcode, masked=False, mask=mask, rsv=rsv)
 
 
 async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:

@@ -15,7 +15,12 @@ from typing import Any
 from afbspawn.afb.host import ApiSpec, Event, Host, VerbSpec
 from afbspawn.binding.actions import ArgvBuilder, CommandVerb
 from afbspawn.binding.builtins import EXPLAIN, explain_verb, info_verb, ping
-from afbspawn.binding.controller import ActionError, extra_verb, onload_runner
+from afbspawn.binding.controller import (
+    ActionError,
+    event_handlers,
+    extra_verb,
+    onload_runner,
+)
 from afbspawn.binding.execverb import CommandCompiler, ExecVerb, exec_verb_spec
 from afbspawn.binding.prepare import (
     PreparedApi,
@@ -120,4 +125,5 @@ def api_spec(host: Host, api: Api, toolkit: Toolkit, prepared: PreparedApi | Non
         verbs.insert(2, VerbSpec(EXPLAIN, explain_verb(api, plans),
                                  info="the steps a command's sandbox applies: {\"verb\": V, \"args\"?: {...}}"))
     return ApiSpec(api.name, verbs, info=api.metadata.info,
-                   on_ready=onload_runner(host, api) if api.onload else None)
+                   on_ready=onload_runner(host, api) if api.onload else None,
+                   event_handlers=event_handlers(host, api))

@@ -13,7 +13,7 @@ from typing import Any
 import jsonschema
 
 from afbspawn.config import model
-from afbspawn.config.argsschema import check_args_schema
+from afbspawn.config.argsschema import SchemaRefError, check_args_schema, resolve_refs
 from afbspawn.config.collector import Collector, Path, alias, items
 from afbspawn.config.errors import pointer
 from afbspawn.config.sandboxes import SandboxCompiler
@@ -118,8 +118,11 @@ def _command(node: dict[str, Any], path: Path, sandbox: model.Sandbox, problems:
     if args_schema is not None:
         try:
             check_args_schema(args_schema)
+            args_schema = resolve_refs(args_schema)
         except jsonschema.SchemaError as error:
             problems.add(path + ("args", *error.absolute_path), f"not a valid JSON Schema: {error.message}")
+        except SchemaRefError as error:
+            problems.add(path + ("args",), str(error), "inline the definition or point into '#/$defs/...'")
     encoder = _encoder(node.get("encoder", "text"))
     sample = alias(node, ("sample", "samples"), path, problems)
     single = alias(node, ("single", "once"), path, problems)

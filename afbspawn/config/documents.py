@@ -2,10 +2,16 @@
 
 Both parsers silently keep the last of two equal keys; a config where a key is
 given twice has lost a value, so the loader reports it instead.
+
+A document is bounded before anything walks it (docs/security.md): MAX_DEPTH levels,
+MAX_NODES values once YAML aliases are expanded (an alias bomb is refused before it
+is built), integers within what the kernel takes; a NUL character, which C would
+silently truncate at, is refused wherever it is.
 """
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +19,9 @@ import yaml
 
 Path = tuple[str | int, ...]
 _MERGE = "tag:yaml.org,2002:merge"
+MAX_DEPTH = 64
+MAX_NODES = 100_000
+INT_MIN, INT_MAX = -(2**63), 2**64 - 1  # the widest kernel integers (rlim_t is u64)
 
 
 class DocumentError(ValueError):
@@ -48,15 +57,83 @@ _YamlLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _yam
 
 def parse(text: str, is_json: bool) -> Any:
     """The document of `text`; raises DocumentError with the position of a syntax error."""
-    if is_json:
-        try:
-            return json.loads(text, object_pairs_hook=_json_object)
-        except json.JSONDecodeError as error:
-            raise DocumentError(f"invalid JSON at line {error.lineno} column {error.colno}: {error.msg}") from None
     try:
-        return yaml.load(text, Loader=_YamlLoader)  # a SafeLoader subclass: no arbitrary objects
+        return _parse_json(text) if is_json else _parse_yaml(text)
+    except RecursionError:
+        raise DocumentError(f"nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as error:  # e.g. an integer of more than 4300 digits
+        if isinstance(error, DocumentError):
+            raise
+        raise DocumentError(f"invalid number: {str(error).splitlines()[0]}") from None
+
+
+def _parse_json(text: str) -> Any:
+    try:
+        return json.loads(text, object_pairs_hook=_json_object)
+    except json.JSONDecodeError as error:
+        raise DocumentError(f"invalid JSON at line {error.lineno} column {error.colno}: {error.msg}") from None
+
+
+def _parse_yaml(text: str) -> Any:
+    loader = _YamlLoader(text)  # a SafeLoader subclass: no arbitrary objects
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _expanded_size(node, {}, 0)
+        return loader.construct_document(node)
     except (yaml.YAMLError, TypeError) as error:  # TypeError: an unhashable (list) key
         raise DocumentError(f"invalid YAML: {error}".replace("\n", " ")) from None
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], depth: int) -> int:
+    """Values `node` stands for once its aliases are expanded; refuses past the bounds."""
+    if depth > MAX_DEPTH:
+        raise DocumentError(f"nested deeper than {MAX_DEPTH} levels")
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    sizes[id(node)] = MAX_NODES + 1  # a node reached again while being measured: a cycle
+    size = 1
+    if isinstance(node, (yaml.SequenceNode, yaml.MappingNode)):
+        children = node.value if isinstance(node, yaml.SequenceNode) else [part for pair in node.value for part in pair]
+        for child in children:
+            size += _expanded_size(child, sizes, depth + 1)
+            if size > MAX_NODES:
+                raise DocumentError(f"more than {MAX_NODES} values once YAML aliases are expanded "
+                                    "(an alias bomb?)")
+    sizes[id(node)] = size
+    return size
+
+
+def bounds_problems(doc: Any) -> Iterator[tuple[Path, str]]:
+    """(path, message) of every value out of bounds: depth, count, integer range, NUL."""
+    stack: list[tuple[Any, Path]] = [(doc, ())]
+    count = 0
+    while stack:
+        node, path = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            yield (), f"more than {MAX_NODES} values"
+            return
+        if len(path) > MAX_DEPTH:
+            yield path, f"nested deeper than {MAX_DEPTH} levels"
+            continue
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(key, str) and "\0" in key:
+                    yield path + (key.replace("\0", "\\0"),), "a key contains a NUL character"
+                stack.append((value, path + (key,)))
+        elif isinstance(node, list):
+            stack.extend((value, path + (index,)) for index, value in enumerate(node))
+        elif isinstance(node, str) and "\0" in node:
+            yield path, "contains a NUL character (the kernel would cut the string there)"
+        elif isinstance(node, int) and not isinstance(node, bool) and not INT_MIN <= node <= INT_MAX:
+            yield path, f"integer out of range (at most {INT_MAX})"
+        elif isinstance(node, float) and not math.isfinite(node):
+            yield path, "not a finite number"
 
 
 def duplicate_keys(node: Any, path: Path = ()) -> Iterator[Path]:

@@ -12,13 +12,19 @@ from typing import Any
 from afbspawn.config import model
 from afbspawn.config.collector import Collector
 from afbspawn.config.compiler import compile_api
-from afbspawn.config.documents import DocumentError, duplicate_keys, parse
+from afbspawn.config.documents import (
+    DocumentError,
+    bounds_problems,
+    duplicate_keys,
+    parse,
+)
 from afbspawn.config.errors import ConfigError, Problem
 from afbspawn.config.validation import validate
 from afbspawn.config.variables import Expander, ExpansionError
 
 ENV_CONFIG = "AFB_SPAWN_CONFIG"
 EXTENSIONS = (".json", ".yaml", ".yml")
+MAX_FILE_BYTES = 1024 * 1024  # a config is a few kilobytes; beyond this it is refused unread
 
 
 def load_paths(paths: Sequence[str], *, environ: Mapping[str, str] | None = None,
@@ -101,9 +107,12 @@ def _read(file: str, problems: Collector) -> Any:
         return None
     try:
         with open(file, encoding="utf-8") as stream:
-            text = stream.read()
+            text = stream.read(MAX_FILE_BYTES + 1)
     except (OSError, UnicodeDecodeError) as error:
         problems.add([], f"cannot read: {getattr(error, 'strerror', None) or error}")
+        return None
+    if len(text) > MAX_FILE_BYTES:
+        problems.add([], f"larger than {MAX_FILE_BYTES} characters", "a config is a few kilobytes: split it")
         return None
     try:
         doc = parse(text, is_json=file.endswith(".json"))
@@ -112,6 +121,11 @@ def _read(file: str, problems: Collector) -> Any:
         return None
     if not isinstance(doc, dict):
         problems.add([], "the config must be an object (mapping) with a 'metadata' key")
+        return None
+    out_of_bounds = list(bounds_problems(doc))
+    for path, message in out_of_bounds:
+        problems.add(list(path), message)
+    if out_of_bounds:
         return None
     try:  # a lone surrogate (JSON "\ud800") can never become a path or an argv element
         json.dumps(doc, ensure_ascii=False, default=str).encode()

@@ -106,6 +106,9 @@ def group(ref: str | int) -> grp.struct_group:
         raise UnknownName(f"unknown group '{ref}'", "give a group name or gid listed by 'getent group'") from None
 
 
+RLIM_INFINITY = 2**64 - 1
+
+
 def rlimit_value(value: int | str) -> int:
     """Bytes/count from 64, "512M" or "unlimited" (-1)."""
     if isinstance(value, int):
@@ -113,9 +116,12 @@ def rlimit_value(value: int | str) -> int:
     if value == "unlimited":
         return -1
     match = _SIZE.fullmatch(value)
-    if match is None:
-        raise UnknownName(f"invalid limit '{value}'", "use a number, a size such as \"512M\", or \"unlimited\"")
-    return int(match.group(1)) * _UNITS[match.group(2).upper()]
+    if match is None or len(match.group(1)) > 20:
+        raise UnknownName(f"invalid limit '{value[:40]}'", "use a number, a size such as \"512M\", or \"unlimited\"")
+    number = int(match.group(1)) * _UNITS[match.group(2).upper()]
+    if number >= RLIM_INFINITY:
+        raise UnknownName(f"limit '{value}' is beyond what the kernel takes", "use \"unlimited\" or a smaller size")
+    return number
 
 
 def rlimit_resource(name: str) -> str:

@@ -27,6 +27,8 @@ MOUNT_MODES = {
 }
 T = TypeVar("T")
 
+HOST_NAME_MAX = 64  # bytes sethostname(2) accepts (linux/utsname.h)
+
 
 class SandboxCompiler:
     """Compiles the parts of one sandbox object; problems go to the file's collector."""
@@ -194,9 +196,15 @@ class SandboxCompiler:
         mounts = tuple(m for entry, mount_path in items(node.get("mounts"), path + ("mounts",))
                        if (m := self._mount(entry, mount_path, autocreate)) is not None)
         hostname = opts.get("hostname")
+        if hostname is not None:
+            hostname = self.expand(path + ("opts", "hostname"), hostname)
+        if hostname is not None and len(hostname.encode()) > HOST_NAME_MAX:
+            self.problems.add(path + ("opts", "hostname"), f"hostname of {len(hostname.encode())} bytes: the kernel "
+                              f"takes at most {HOST_NAME_MAX}", "give a shorter hostname")
+            hostname = None
         return model.Namespace(
             shares=self._shares(node.get("shares", {}), path + ("shares",)), mounts=mounts,
-            hostname=self.expand(path + ("opts", "hostname"), hostname) if hostname is not None else None,
+            hostname=hostname,
             autocreate=autocreate, selinux=bool(opts.get("selinux", False)), bwrap=opts.get("bwrap"),
         )
 

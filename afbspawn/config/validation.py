@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from importlib import resources
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
 from afbspawn.config.collector import Collector
@@ -29,12 +29,21 @@ def schema() -> dict[str, Any]:
     return json.loads(resources.files("afbspawn.config").joinpath("schema.json").read_text())
 
 
+def _is_integer(checker: Any, instance: Any) -> bool:
+    """An integer is an int: `1e308` or `3.0` would reach uids and rlimits as floats."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+_ConfigValidator = validators.extend(
+    Draft202012Validator, type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer))
+
+
 @functools.cache
-def _validator(definition: str | None = None) -> Draft202012Validator:
+def _validator(definition: str | None = None) -> Any:
     """Validator of a whole config, or of one of the schema's $defs (e.g. "command")."""
     if definition is None:
-        return Draft202012Validator(schema())
-    return Draft202012Validator({"$defs": schema()["$defs"], "$ref": f"#/$defs/{definition}"})
+        return _ConfigValidator(schema())
+    return _ConfigValidator({"$defs": schema()["$defs"], "$ref": f"#/$defs/{definition}"})
 
 
 class SchemaFaults:

@@ -115,13 +115,12 @@ class Task:
             self._timer = loop.call_later(self.site.grace, self._abandon_pipes)
             return
         self._timer = None
+        held = [pipe for pipe in self._pipes if pipe.open]
+        self._truncated = self._truncated or bool(held)  # before draining: reaching EOF may finish the task
         self.signal(signal.SIGKILL)
-        for pipe in self._pipes:
-            if pipe.open:
-                pipe.drain_available()
-            if pipe.open:
-                pipe.close()
-                self._truncated = True
+        for pipe in held:
+            pipe.drain_available()
+            pipe.close()
         self._maybe_finish()
 
     def _maybe_finish(self) -> None:
