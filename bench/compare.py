@@ -32,6 +32,7 @@ from wsclient import MarkerCounter, WsClient, split_frames
 
 RESULTS = Path(__file__).resolve().parent / "results"
 API = configs.API
+C_NAME, LIBAFB_NAME = "C spawn-binding", "afb-spawn on libafb"
 STALL = 15.0  # seconds without any progress: the server is stuck, the measure says so and moves on
 
 
@@ -51,6 +52,12 @@ class Scale:
     stream_rounds: int = 3
     rest: int = 3000
     config_sizes: tuple[int, ...] = (10, 100, 1000, 10000)
+
+    @classmethod
+    def medium(cls) -> Scale:
+        """What fits a few minutes on a loaded 2-core machine: fewer tasks, 100k lines to 100."""
+        return cls(1000, 200, 100, 100_000, 3, 1_000_000, 100_000, ((1, 500), (16, 1000), (64, 1500)), 8_000_000,
+                   2, 2000, (10, 100, 1000, 10000))
 
     @classmethod
     def quick(cls) -> Scale:
@@ -184,13 +191,13 @@ def fanout(server: Server, subscribers: int, lines: int) -> dict[str, Any]:
                 continue
             if not data:
                 raise ConnectionError(f"{server.name}: a subscriber was disconnected")
+            last = time.perf_counter()
             if first is None:
-                first = time.perf_counter()
+                first = last
             counter.feed(data)
             if counter.finished:
                 selector.unregister(key.fileobj)
                 open_clients -= 1
-                last = time.perf_counter()
     share = clock.share()
     selector.close()
     for client in clients:
@@ -347,6 +354,7 @@ def run(scale: Scale) -> dict[str, Any]:
     runtime = Runtime()
     rows: list[Row] = []
     servers: list[Server] = []
+    servers_all: list[Server] = servers
     notes: list[str] = []
     try:
         config = runtime.write("bench.json", json.dumps(configs.bench_config(), indent=1))
@@ -356,14 +364,22 @@ def run(scale: Scale) -> dict[str, Any]:
             notes.append("C spawn-binding: absent (no afb-binder with spawn-binding.so found)")
         else:
             servers.append(c_server)
+        variant = start_embedded(runtime, config, API, env={"AFB_SPAWN_LOOP": "asyncio"})
+        variant.name = "afb-spawn, asyncio loop"
         libafb = libafb_host_argv()
         if libafb is None:
-            notes.append("afb-spawn on the libafb host: absent (this tree or machine has no libafb host)")
+            notes.append(f"{LIBAFB_NAME}: absent (no libafb host here, or skipped with BENCH_LIBAFB=0)")
         else:
-            server = start_embedded(runtime, config, API, libafb)
-            server.name = "afb-spawn libafb"
-            servers.append(server)
+            try:
+                server = start_embedded(runtime, config, API, libafb)
+            except RuntimeError as error:
+                notes.append(f"{LIBAFB_NAME}: absent (did not start: {str(error)[:300]})")
+            else:
+                server.name = LIBAFB_NAME
+                servers.append(server)
         names = [server.name for server in servers]
+        latency_servers = [*servers, variant]  # the stdlib loop, for the latency rows: does uvloop win?
+        servers_all = latency_servers
         print(f"servers: {', '.join(f'{s.name} (pid {s.pid})' for s in servers)}; running as {runtime.user}",
               file=sys.stderr)
         idle = {s.name: {"median": s.rss_mb()} for s in servers}
@@ -374,7 +390,7 @@ def run(scale: Scale) -> dict[str, Any]:
             print(f"  {text} ...", file=sys.stderr, flush=True)
 
         progress("ping")
-        samples, share = alternate(servers, scale.ping, ping)
+        samples, share = alternate(latency_servers, scale.ping, ping)
         rows.append(Row("`ping` round trip", "ms", {n: stats(v) for n, v in samples.items()},
                         note=f"client CPU {share:.0%} of wall"))
         for label, verb, rounds, expect, floor_key in (
@@ -383,14 +399,14 @@ def run(scale: Scale) -> dict[str, Any]:
                 ("namespace sandbox `/bin/true`", configs.NS_TRUE, scale.namespace, None, "bwrap")):
             progress(label)
             problems: dict[str, int] = {}
-            samples, share = alternate(servers, rounds, sync_call(verb, problems, expect), warmup=10)
+            samples, share = alternate(latency_servers, rounds, sync_call(verb, problems, expect), warmup=10)
             bad = ", ".join(f"{n}: {k}/{rounds}" for n, k in problems.items())
             rows.append(Row(label, "ms", {n: stats(v) for n, v in samples.items()}, floor_figures.get(floor_key),
                             note=(f"bad or missing output {bad}; " if bad else "") + f"client CPU {share:.0%}"))
         progress("line encoder seq")
-        seq_rows: dict[str, list[tuple[int, float, float]]] = {n: [] for n in names}
+        seq_rows: dict[str, list[tuple[int, float, float]]] = {s.name: [] for s in latency_servers}
         for _ in range(scale.seq_rounds):
-            for server in servers:
+            for server in latency_servers:
                 client = WsClient(server.port)
                 seq_rows[server.name].append(stream_until_final(client, configs.SEQ, {"count": str(scale.seq_lines)}))
                 client.close()
@@ -400,6 +416,8 @@ def run(scale: Scale) -> dict[str, Any]:
                          for n, v in seq_rows.items()},
                         note=_lines_note(seq_rows, scale.seq_lines)))
         rows.append(Row("peak RSS after these", "MB", {s.name: {"median": s.peak_mb()} for s in servers}))
+        variant.stop()
+        servers_all = servers
 
         progress("tasks/s")
         for concurrency, count in scale.tasks:
@@ -407,13 +425,17 @@ def run(scale: Scale) -> dict[str, Any]:
             shares = []
             stalls = []
             for server in servers:
-                rate, share, done = tasks_per_second(server, concurrency, count)
+                try:
+                    rate, share, done = tasks_per_second(server, concurrency, count)
+                except OSError as error:
+                    stalls.append(f"{server.name} failed: {error!r}")
+                    continue
                 values[server.name] = {"median": rate, "done": done}
                 shares.append(share)
                 if done < count:
                     stalls.append(f"{server.name} stalled after {done} replies (no reply for {STALL:.0f} s)")
             rows.append(Row(f"tasks/s, {concurrency} concurrent client(s), sync `/bin/true`", "tasks/s", values,
-                            note="; ".join([f"{count} tasks", *stalls, f"client CPU ≤ {max(shares):.0%}"]),
+                            note="; ".join([f"{count} tasks", *stalls, f"client CPU ≤ {max(shares, default=0):.0%}"]),
                             higher_is_better=True))
         rows.append(Row("RSS idle (after start)", "MB", idle))
         rows.append(Row(f"RSS after {sum(c for _, c in scale.tasks) + 2 * scale.sync + scale.namespace:,} tasks",
@@ -424,13 +446,19 @@ def run(scale: Scale) -> dict[str, Any]:
             lines = scale.fanout_lines if subscribers < 100 else scale.fanout_lines_100
             values = {}
             shares = []
+            failures = []
             for server in servers:
-                result = fanout(server, subscribers, lines)
+                try:
+                    result = fanout(server, subscribers, lines)
+                except (OSError, RuntimeError) as error:  # e.g. a server that stops accepting connections
+                    failures.append(f"{server.name} failed: {error!r}")
+                    continue
                 values[server.name] = {"median": result["deliveries_per_s"], **result}
                 shares.append(result["client_cpu_share"])
-            lost = "; ".join(f"{n}: {v['received']:,}/{v['expected']:,} delivered" for n, v in values.items())
+            lost = "; ".join([*(f"{n}: {v['received']:,}/{v['expected']:,} delivered" for n, v in values.items()),
+                              *failures])
             rows.append(Row(f"line deliveries/s, {subscribers} subscriber(s) of one task, {lines:,} lines",
-                            "lines/s", values, note=f"{lost}; client CPU ≤ {max(shares):.0%}",
+                            "lines/s", values, note=f"{lost}; client CPU ≤ {max(shares, default=0):.0%}",
                             higher_is_better=True))
 
         progress("raw/text MB/s")
@@ -438,7 +466,11 @@ def run(scale: Scale) -> dict[str, Any]:
             timings: dict[str, list[float]] = {n: [] for n in names}
             for _ in range(scale.stream_rounds):
                 for server in servers:
-                    timings[server.name].append(_stream_seconds(server, verb, scale.stream_bytes))
+                    try:
+                        timings[server.name].append(_stream_seconds(server, verb, scale.stream_bytes))
+                    except (OSError, RuntimeError):
+                        timings[server.name].append(float("inf"))
+            timings = {n: v for n, v in timings.items() if v}
             rows.append(Row(f"{label}, {scale.stream_bytes / 1e6:.0f} MB of 80-byte lines end to end", "MB/s",
                             {n: {"median": scale.stream_bytes / 1e6 / statistics.median(v)} for n, v in timings.items()},
                             higher_is_better=True))
@@ -451,22 +483,28 @@ def run(scale: Scale) -> dict[str, Any]:
             shares = []
             stalls = []
             for server in servers:
-                rate, share, done = rest_rate(server, scale.rest, connections)
+                try:
+                    rate, share, done = rest_rate(server, scale.rest, connections)
+                except OSError as error:
+                    stalls.append(f"{server.name} failed: {error!r}")
+                    continue
                 values[server.name] = {"median": rate, "done": done}
                 shares.append(share)
                 if done < scale.rest:
                     stalls.append(f"{server.name} stalled after {done} replies")
             rows.append(Row(f"REST `GET /api/{API}/ping`, {connections} connection(s) in flight", "req/s", values,
-                            note="; ".join([*stalls, f"client CPU ≤ {max(shares):.0%}"]), higher_is_better=True))
+                            note="; ".join([*stalls, f"client CPU ≤ {max(shares, default=0):.0%}"]),
+                            higher_is_better=True))
         rows.append(Row("open fds before", "fds", fds_before))
         rows.append(Row("open fds after", "fds", {s.name: {"median": s.fds()} for s in servers}))
     finally:
-        for server in servers:
+        for server in servers_all:
             server.stop()
     progress("config load")
-    rows.extend(config_load_rows(runtime, scale.config_sizes, servers_available=names))
+    rows.extend(config_load_rows(runtime, scale.config_sizes, [n for n in names if n in ("afb-spawn", C_NAME)]))
     runtime.cleanup()
-    return {"machine": machine(), "user": runtime.user, "servers": names, "notes": notes,
+    return {"machine": machine(), "user": runtime.user, "servers": [*names, variant.name], "notes": notes,
+            "columns": ["afb-spawn", C_NAME, LIBAFB_NAME, variant.name],
             "rows": [row.__dict__ for row in rows], "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
@@ -524,12 +562,13 @@ def _inprocess_load(runtime: Runtime, path: Path) -> float:
     code = ("import asyncio, sys, time\n"
             "from afbspawn.afb.embedded.server import EmbeddedBinder\n"
             "from afbspawn.binding.api import attach\n"
+            "import afbspawn.config.loader, afbspawn.sandbox  # imports are not load time\n"
             "async def main():\n"
             "    start = time.perf_counter(); await attach(EmbeddedBinder(), [sys.argv[1]])\n"
             "    print(time.perf_counter() - start)\n"
             "asyncio.run(main())\n")
     runs = []
-    for _ in range(3):
+    for _ in range(3 if path.stat().st_size < 1_000_000 else 1):
         out = subprocess.run(runtime.command([runtime.python, "-c", code, str(path)]), capture_output=True,
                              text=True, check=True, cwd=runtime.root,
                              env={**os.environ, "PYTHONPATH": runtime.pythonpath, "PYTHONNOUSERSITE": "1"})
@@ -539,23 +578,20 @@ def _inprocess_load(runtime: Runtime, path: Path) -> float:
 
 # -- output -----------------------------------------------------------------------------------
 def table(result: dict[str, Any]) -> str:
-    names = result["servers"]
-    ours, theirs = names[0], (names[1] if len(names) > 1 and names[1].startswith("C") else None)
+    names = result.get("columns", result["servers"])
+    ours, theirs = names[0], C_NAME
     head = ["measure", *names, "floor"]
-    if theirs:
-        head.append(f"{ours} / C")
+    head += [f"{ours} / C", "notes"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in result["rows"]:
         cells = [row["measure"]]
         for name in names:
-            cells.append(_cell(row["values"].get(name), row["unit"]))
+            value = row["values"].get(name)
+            cells.append("" if value is None and name == names[-1] else _cell(value, row["unit"]))
         floor = row.get("floor")
         cells.append(f"{_cell(floor, row['unit'])} ({floor['name']})" if floor else "")
-        if theirs:
-            cells.append(_ratio(row, ours, theirs))
+        cells += [_ratio(row, ours, theirs), row["note"]]
         lines.append("| " + " | ".join(cells) + " |")
-        if row["note"]:
-            lines[-1] += f" {row['note']}"
     m = result["machine"]
     lines.insert(0, f"{result['when']}: {m['system']}, kernel {m['kernel']}, {m['cpus']} × {m['cpu']}, "
                     f"Python {m['python']}, servers as {result['user']}, load average at start "
@@ -590,11 +626,16 @@ def _ratio(row: dict[str, Any], ours: str, theirs: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small run to check the bench itself")
+    parser.add_argument("--medium", action="store_true", help="a shorter run (fewer tasks, 100k lines to 100)")
+    parser.add_argument("--table", metavar="JSON", help="print the table of an earlier run's results file")
     args = parser.parse_args()
+    if args.table:
+        print(table(json.loads(Path(args.table).read_text())))
+        return 0
     socket.setdefaulttimeout(STALL)  # a blocking read waiting longer than this means a stuck server
-    result = run(Scale.quick() if args.quick else Scale())
+    result = run(Scale.quick() if args.quick else Scale.medium() if args.medium else Scale())
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"compare-{result['when'].replace(':', '')}{'-quick' if args.quick else ''}.json"
+    path = RESULTS / f"compare-{result['when'].replace(':', '')}{'-quick' if args.quick else '-medium' if args.medium else ''}.json"
     path.write_text(json.dumps(result, indent=1) + "\n")
     print(table(result))
     print(f"\nresults: {path.relative_to(RESULTS.parent.parent)}")

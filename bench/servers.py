@@ -121,12 +121,16 @@ class Server:
     def pid(self) -> int:
         return self.process.pid
 
-    def status(self, key: str) -> int:
-        """A /proc/PID/status figure in kB (VmRSS, VmHWM)."""
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+    def status(self, key: str) -> float:
+        """A /proc/PID/status figure in kB (VmRSS, VmHWM); NaN once the server died."""
+        try:
+            text = Path(f"/proc/{self.pid}/status").read_text()
+        except OSError:
+            return float("nan")
+        for line in text.splitlines():
             if line.startswith(key + ":"):
                 return int(line.split()[1])
-        raise KeyError(key)
+        return float("nan")  # a zombie: the server crashed
 
     def rss_mb(self) -> float:
         return self.status("VmRSS") / 1024
@@ -134,8 +138,11 @@ class Server:
     def peak_mb(self) -> float:
         return self.status("VmHWM") / 1024
 
-    def fds(self) -> int:
-        return len(os.listdir(f"/proc/{self.pid}/fd"))
+    def fds(self) -> float:
+        try:
+            return len(os.listdir(f"/proc/{self.pid}/fd"))
+        except OSError:
+            return float("nan")
 
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -189,8 +196,9 @@ def _spawn(runtime: Runtime, name: str, argv: list[str], api: str, env: dict[str
     return Server(name, process, port, log, ready)
 
 
-def start_embedded(runtime: Runtime, config: Path, api: str, extra: list[str] | None = None) -> Server:
-    env = {"PYTHONPATH": runtime.pythonpath, "PYTHONNOUSERSITE": "1"}
+def start_embedded(runtime: Runtime, config: Path, api: str, extra: list[str] | None = None,
+                   env: dict[str, str] | None = None) -> Server:
+    env = {"PYTHONPATH": runtime.pythonpath, "PYTHONNOUSERSITE": "1", **(env or {})}
     argv = [runtime.python, "-m", "afbspawn", "--binding", f"x:{config}", "-p", "{port}", *(extra or [])]
     return _spawn(runtime, "afb-spawn", argv, api, env)
 
@@ -217,6 +225,6 @@ def libafb_host_argv() -> list[str] | None:
                                    text=True, cwd=REPO, check=False).stdout
     except OSError:
         return None
-    if "--host" not in help_text or afb_prefix() is None:
+    if "--host" not in help_text or afb_prefix() is None or os.environ.get("BENCH_LIBAFB") == "0":
         return None
     return ["--host", "libafb"]
