@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 
 def _stats() -> list[tuple[int, str, int, int]]:
@@ -26,6 +27,14 @@ def children(pid: int) -> list[tuple[int, str]]:
 def live_members(pgid: int) -> list[int]:
     """Processes of group `pgid` that are not zombies (orphans are reaped by init, later)."""
     return [pid for pid, state, _, pgrp in _stats() if pgrp == pgid and state != "Z"]
+
+
+def members_gone(pgid: int, seconds: float = 5.0) -> bool:
+    """Whether group `pgid` empties within `seconds` (SIGKILL is delivered asynchronously)."""
+    deadline = time.monotonic() + seconds
+    while live_members(pgid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return not live_members(pgid)
 
 
 def open_fds(pid: int | str = "self") -> set[str]:

@@ -98,6 +98,9 @@ class RecordingLauncher:
     def explain_steps(self, cmdpath: str, argv: Sequence[str]) -> list[tuple[str, str]]:
         return self.plan.explain_steps(cmdpath, argv)
 
+    def containment_gap(self) -> str | None:
+        return self.plan.containment_gap()
+
 
 class CollectEncoder(Encoder):
     def __init__(self, sink: EventSink, synchronous: bool) -> None:

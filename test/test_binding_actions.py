@@ -336,7 +336,7 @@ def test_unknown_encoder_or_plugin_is_a_config_error() -> None:
     broken = Api(metadata=Metadata(uid="b", api="b"), sandboxes=(SANDBOX,), source="broken.json",
                  commands=((SANDBOX, Command(uid="c", verb="c", cmdpath="/bin/true", encoder=EncoderSpec("nope"))),))
     toolkit = Toolkit(lambda sandbox: RecordingLauncher(), find_factory, build_argv, compile_command)
-    with pytest.raises(ConfigError, match="broken.json: /: api b: ENCODER_NOT_FOUND"):
+    with pytest.raises(ConfigError, match="broken.json: /encoder: ENCODER_NOT_FOUND"):
         api_spec(RecordingHost(), broken, toolkit)
 
 

@@ -11,8 +11,6 @@ from typing import Any
 
 import jsonschema
 
-from afbspawn.config import hostfacts, model
-
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "afbspawn", *args], capture_output=True, text=True, env=env, check=False)
@@ -25,7 +23,7 @@ def write(tmp_path: Path, name: str, doc: dict[str, Any]) -> str:
 
 GOOD = {"metadata": {"uid": "good", "api": "good"}, "sandboxes": [
     {"uid": "plain", "commands": [{"uid": "echo", "exec": {"cmdpath": "/bin/echo"}, "encoder": "sync"}]},
-    {"uid": "boxed", "exec-verb": True, "cgroups": {"mem": {"max": "64M"}, "pids": 10},
+    {"uid": "boxed", "exec-verb": True,
      "rlimits": {"nofile": 32}, "seccomp": {"default": "SCMP_ACT_ALLOW"},
      "commands": {"uid": "ls", "exec": {"cmdpath": "/bin/ls"}}},
 ]}
@@ -40,8 +38,8 @@ def test_check_valid_config_prints_summary(tmp_path: Path) -> None:
     assert lines[0] == f"{tmp_path}/good.json: api 'good' OK"
     assert "    verb good/plain/echo -> /bin/echo [sync]" in lines
     assert "    verb good/exec -> * [*]" in lines
-    assert "    ! cgroups: needs a binder running as root" in lines
-    assert "    + rlimits: NOFILE=32:32" in lines
+    assert "    + rlimits: rlimit NOFILE soft=32 hard=32" in lines
+    assert any(line.startswith("    + seccomp: seccomp filter: ") for line in lines), lines
 
 
 def test_check_json_reports_features(tmp_path: Path) -> None:
@@ -54,8 +52,11 @@ def test_check_json_reports_features(tmp_path: Path) -> None:
     boxed = report["apis"][0]["sandboxes"][1]
     assert [v["verb"] for v in boxed["verbs"]] == ["good/boxed/ls", "good/exec"]
     names = {f["name"]: f for f in boxed["features"]}
-    assert set(names) == {"environment", "identity", "cgroups", "seccomp", "rlimits"}
-    assert names["seccomp"] == {"name": "seccomp", "applied": True, "detail": "default SCMP_ACT_ALLOW, 0 rules"}
+    assert set(names) == {"containment", "identity", "capabilities", "seccomp", "rlimits", "environment"}
+    assert names["seccomp"]["detail"].startswith("seccomp filter: ") and "default SCMP_ACT_ALLOW, rules none" in \
+        names["seccomp"]["detail"]
+    assert names["capabilities"]["detail"] == "capability bounding set: the binder's, already " + \
+        names["capabilities"]["detail"].rsplit(" ", 1)[1]  # root task, no caps: it keeps the binder's
 
 
 def test_check_broken_config_lists_every_problem_and_exits_1(tmp_path: Path) -> None:
@@ -87,38 +88,3 @@ def test_schema_command_prints_a_valid_draft_2020_12_schema(tmp_path: Path) -> N
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert jsonschema.Draft202012Validator(schema).is_valid(GOOD)
     assert run("schema", "extra").returncode == 2
-
-
-def test_cgroup_feature_names_missing_controllers() -> None:
-    facts = hostfacts.HostFacts(root=True, cgroup2_mount="/sys/fs/cgroup/unified", controllers=frozenset({"hugetlb"}),
-                                userns_blocker=None)
-    feature = hostfacts._cgroups(model.Cgroups(mem_max="1M", pids_max="3"), facts)
-    assert feature == hostfacts.Feature("cgroups", False,
-                                        "controllers memory, pids missing from the cgroup2 mount /sys/fs/cgroup/unified")
-
-
-def test_namespace_feature_reports_disabled_user_namespaces() -> None:
-    facts = hostfacts.HostFacts(root=False, cgroup2_mount=None, controllers=frozenset(),
-                                userns_blocker="user.max_user_namespaces is 0")
-    sandbox = model.Sandbox(uid="s", namespace=model.Namespace())
-    namespace = [f for f in hostfacts.features(sandbox, facts) if f.name == "namespace"]
-    assert namespace == [hostfacts.Feature("namespace", False, "0 mounts (not root and user.max_user_namespaces is 0)")]
-
-
-def test_cgroup2_mount_is_found_in_mountinfo(tmp_path: Path) -> None:
-    info = tmp_path / "mountinfo"
-    info.write_text("31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
-                    "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime shared:9 - cgroup2 cgroup2 rw\n")
-    assert hostfacts.cgroup2_mount(str(info)) == "/sys/fs/cgroup/unified"
-    info.write_text("31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n")
-    assert hostfacts.cgroup2_mount(str(info)) is None
-
-
-def test_seccomp_feature_names_actions_the_kernel_lacks() -> None:
-    facts = hostfacts.HostFacts(root=False, cgroup2_mount=None, controllers=frozenset(), userns_blocker=None,
-                                seccomp_actions=frozenset({"kill_thread", "errno", "allow"}))
-    seccomp = model.Seccomp(default="SCMP_ACT_ALLOW", rules=(model.SeccompRule("ptrace", "SCMP_ACT_LOG"),
-                                                             model.SeccompRule("mount", "SCMP_ACT_ERRNO", 1)))
-    assert hostfacts._seccomp(seccomp, facts) == hostfacts.Feature(
-        "seccomp", False, "default SCMP_ACT_ALLOW, 2 rules (the kernel lacks SCMP_ACT_LOG)")
-    assert hostfacts._seccomp(model.Seccomp(), facts).applied

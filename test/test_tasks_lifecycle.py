@@ -11,7 +11,7 @@ import signal
 from typing import Any
 
 import pytest
-from procs import live_members, open_fds
+from procs import members_gone, open_fds
 from spawnfakes import CollectFactory, FakeEvent, RecordingLauncher
 
 from afbspawn.config.model import Command, Sandbox
@@ -96,7 +96,7 @@ def test_killed_by_signal_reports_strsignal_text() -> None:
 def test_timeout_kills_group_and_says_so() -> None:
     result = run(run_sync(make_site("sleep 30 & sleep 30", synchronous=True, timeout=1)))
     assert result["status"] == {"signal": "Killed", "info": "timeout"}
-    assert live_members(result["pid"]) == []
+    assert members_gone(result["pid"])
 
 
 def test_grandchild_holding_pipe_is_killed_after_grace_and_flagged() -> None:
@@ -105,7 +105,7 @@ def test_grandchild_holding_pipe_is_killed_after_grace_and_flagged() -> None:
     final = pushed[-1]
     assert final["status"] == {"exit": 0} and final["truncated"] is True
     assert pushed[0]["stdout"] == "started\n"
-    assert live_members(final["pid"]) == []
+    assert members_gone(final["pid"])
 
 
 def test_no_fd_or_zombie_left_after_tasks() -> None:

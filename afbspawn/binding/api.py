@@ -7,10 +7,11 @@ with a clear error and a call never meets a half-built API. A live reload
 """
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from afbspawn.afb.host import ApiSpec, Event, Host, VerbSpec
 from afbspawn.binding.actions import ArgvBuilder, CommandVerb
@@ -22,6 +23,13 @@ from afbspawn.binding.controller import (
     onload_runner,
 )
 from afbspawn.binding.execverb import CommandCompiler, ExecVerb, exec_verb_spec
+from afbspawn.binding.prepare import (
+    PreparedApi,
+    checked_options,
+    prepare_api,
+    prepare_apis,
+)
+from afbspawn.config.errors import ConfigError, Problem
 from afbspawn.config.model import Api, Command, EncoderSpec, Plugin, Sandbox
 from afbspawn.encoders.base import EncoderFactory
 from afbspawn.tasks import DEFAULT_GRACE, Budget, CommandSite
@@ -29,6 +37,9 @@ from afbspawn.tasks.site import Launcher
 
 if TYPE_CHECKING:
     from afbspawn.binding.reload import SpawnBinding
+
+log = logging.getLogger("afbspawn.binding")
+NOTICE = logging.INFO + 5  # the binder's notice level (afbspawn.afb.embedded.monitor), shown from -v
 
 GRACE_ENV = "AFB_SPAWN_GRACE"  # seconds from a stop signal to SIGKILL, or a pipe may outlive its child
 
@@ -72,10 +83,22 @@ async def attach(host: Host, config_paths: Sequence[str], verbose: int = 0,
     return binding
 
 
-def config_error(api: Api, error: Exception) -> Exception:
-    """An encoder or plugin that cannot be found, as a config error naming the file."""
-    from afbspawn.config.errors import ConfigError, Problem
+def load_prepared(config_paths: Sequence[str], toolkit: Toolkit, *,
+                  privileged: bool | None = None) -> list[PreparedApi]:
+    """The load path shared by the binder, `check`, `run` and reload: configs, then everything
+    built from them. What this host can only partly apply is logged as a notice (`check` always
+    shows it)."""
+    from afbspawn.config.loader import load_paths
 
+    prepared = prepare_apis(load_paths(config_paths, privileged=privileged), toolkit.compile_plan,
+                            toolkit.find_factory)
+    for warning in (w for one in prepared for w in one.warnings):
+        log.log(NOTICE, "%s", warning)
+    return prepared
+
+
+def config_error(api: Api, error: Exception) -> ConfigError:
+    """An error met while building the verbs (e.g. an extra action), as a config error naming the file."""
     return ConfigError([Problem(api.source, "", f"api {api.name}: {error}")])
 
 
@@ -89,15 +112,18 @@ class ApiState:
         self.verbs: dict[str, CommandVerb] = {}
         self.plans: dict[str, Launcher] = {}
 
-    def make_site(self, api: Api, plans: dict[str, Launcher], sandbox: Sandbox, command: Command,
-                  event: Event) -> CommandSite:
-        factory = self.toolkit.find_factory(command.encoder, api.plugins)
-        return CommandSite(api.name, sandbox, command, plans[sandbox.uid], factory,
-                           factory.check(command.encoder.opts), event, self.toolkit.grace, self.toolkit.budget)
+    def make_site(self, api: Api, plans: Mapping[str, Launcher], sandbox: Sandbox, command: Command,
+                  event: Event, encoder: tuple[EncoderFactory, Mapping[str, Any]] | None = None) -> CommandSite:
+        """`encoder` prepared at load for a config command; looked up now for an `exec` command."""
+        if encoder is None:
+            factory = self.toolkit.find_factory(command.encoder, api.plugins)
+            encoder = factory, checked_options(factory, command.encoder)[0]
+        return CommandSite(api.name, sandbox, command, plans[sandbox.uid], encoder[0], encoder[1], event,
+                           self.toolkit.grace, self.toolkit.budget)
 
-    def prepare(self, api: Api) -> tuple[dict[str, Launcher], dict[str, CommandSite]]:
-        """Plans, and every new or changed command of `api` compiled into a site (nothing changes yet)."""
-        plans = {sandbox.uid: self.toolkit.compile_plan(sandbox) for sandbox in api.sandboxes}
+    def prepare(self, prepared: PreparedApi) -> tuple[dict[str, Launcher], dict[str, CommandSite]]:
+        """Every new or changed command of the prepared api as a site (nothing changes yet)."""
+        api, plans = prepared.api, prepared.plans
         sites: dict[str, CommandSite] = {}
         try:
             for sandbox, command in api.commands:
@@ -105,7 +131,8 @@ class ApiState:
                 if verb is not None and verb.site is not None and (verb.site.command, verb.site.sandbox) == (command, sandbox):
                     continue
                 event = verb.event if verb is not None else self.host.new_event(api.name, command.verb)
-                sites[command.verb] = self.make_site(api, plans, sandbox, command, event)
+                sites[command.verb] = self.make_site(api, plans, sandbox, command, event,
+                                                     prepared.encoders[command.verb])
         except BaseException:
             for site in sites.values():
                 site.retire()
@@ -167,11 +194,13 @@ class ApiState:
                        event_handlers=event_handlers(self.host, api))
 
 
-def api_spec(host: Host, api: Api, toolkit: Toolkit) -> ApiSpec:
-    """Compile `api` (plans, encoders, events) into the ApiSpec to register."""
+def api_spec(host: Host, api: Api, toolkit: Toolkit, prepared: PreparedApi | None = None) -> ApiSpec:
+    """Compile `api` (plans, encoders, events) into the ApiSpec to register; ConfigError on any problem."""
+    if prepared is None:
+        prepared = prepare_api(api, toolkit.compile_plan, toolkit.find_factory)
     state = ApiState(host, api, toolkit)
     try:
-        state.commit(api, *state.prepare(api))
+        state.commit(api, *state.prepare(prepared))
         return state.spec()
     except (LookupError, ActionError, ValueError) as error:
         raise config_error(api, error) from error

@@ -13,8 +13,8 @@ from typing import Any
 
 from afbspawn.afb.errors import Status
 from afbspawn.afb.host import ApiSpec, Host, Request, VerbSpec
-from afbspawn.binding.api import ApiState, Toolkit, config_error
-from afbspawn.binding.controller import ActionError
+from afbspawn.binding.api import ApiState, Toolkit, load_prepared
+from afbspawn.binding.prepare import PreparedApi
 from afbspawn.config.model import Api
 from afbspawn.tasks.site import CommandSite, Launcher
 
@@ -72,21 +72,17 @@ class SpawnBinding:
         log.warning("config reloaded: %s", describe(changes))
         return changes
 
-    def _load_configs(self) -> list[Api]:
-        from afbspawn.config.loader import load_paths
+    def _load_configs(self) -> list[PreparedApi]:
+        return load_prepared(self.paths, self.toolkit)
 
-        return list(load_paths(self.paths))
-
-    def _stage(self, apis: list[Api]) -> list[Staged]:
+    def _stage(self, apis: list[PreparedApi]) -> list[Staged]:
         """Compile every API against its current state; on any error nothing was changed."""
         staged: list[Staged] = []
         try:
-            for api in apis:
+            for prepared in apis:
+                api = prepared.api
                 state = self.apis.get(api.name) or ApiState(self.host, api, self.toolkit)
-                try:
-                    plans, sites = state.prepare(api)
-                except (LookupError, ActionError, ValueError) as error:
-                    raise config_error(api, error) from error
+                plans, sites = state.prepare(prepared)
                 staged.append((state, api, plans, sites))
         except BaseException:
             for *_, sites in staged:

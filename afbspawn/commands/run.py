@@ -2,8 +2,10 @@
 in its sandbox, in the foreground: output on the terminal, exit status passed through
 (a signal N gives 128+N). `--explain` lists every step the sandbox will apply instead.
 
-Exit status of its own: 2 for a bad config/verb/argument, 125 when the sandbox cannot
-be applied or the launch fails (the message names the setting or the step).
+The config is loaded exactly as the binder loads it (afbspawn.binding.prepare). Exit status
+of its own: 2 for a config the binder would refuse here (one line per problem, with file and
+JSON path), an unknown verb or a bad argument; 125 when the launch fails (the message names
+the step).
 """
 from __future__ import annotations
 
@@ -13,14 +15,14 @@ import select
 import signal
 import sys
 
+from afbspawn.binding.api import default_toolkit, load_prepared
 from afbspawn.config import model
 from afbspawn.config.argv import ArgumentError, build_argv
 from afbspawn.config.errors import ConfigError
-from afbspawn.config.loader import load_paths
-from afbspawn.sandbox import Child, LaunchError, SandboxError, compile_plan
+from afbspawn.sandbox import Child, LaunchError
 
 USAGE_ERROR = 2
-SANDBOX_ERROR = 125
+LAUNCH_ERROR = 125
 SIGNAL_BASE = 128
 
 
@@ -75,7 +77,8 @@ def wait_status(child: Child, timeout: int | None) -> int:
 def main(args: list[str]) -> int:
     options = _parser().parse_args(args)
     try:
-        apis = load_paths([options.config])
+        prepared = load_prepared([options.config], default_toolkit())
+        apis = tuple(one.api for one in prepared)
         found = find_command(apis, options.verb)
         if found is None:
             print(f"afb-spawn run: no verb '{options.verb}' (known: {_known_verbs(apis)})", file=sys.stderr)
@@ -85,8 +88,10 @@ def main(args: list[str]) -> int:
     except (ConfigError, ArgumentError) as error:
         print(f"afb-spawn run: {error}", file=sys.stderr)
         return USAGE_ERROR
+    for warning in (w for one in prepared for w in one.warnings):
+        print(f"afb-spawn run: warning: {warning}", file=sys.stderr)
+    plan = next(one.plans[sandbox.uid] for one in prepared if sandbox in one.api.sandboxes)
     try:
-        plan = compile_plan(sandbox)
         if options.explain:
             print(f"{command.verb} in sandbox '{sandbox.uid}':")
             for number, step in enumerate(plan.explain(command.cmdpath, argv), 1):
@@ -94,7 +99,7 @@ def main(args: list[str]) -> int:
             return 0
         child = plan.launch(command.cmdpath, argv, sys.stdout.fileno(), sys.stderr.fileno(),
                             verbose=max(command.verbose, sandbox.verbose))
-    except (SandboxError, LaunchError) as error:
+    except LaunchError as error:
         print(f"afb-spawn run: {error}", file=sys.stderr)
-        return SANDBOX_ERROR
+        return LAUNCH_ERROR
     return wait_status(child, command.timeout)

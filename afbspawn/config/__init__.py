@@ -7,5 +7,6 @@ Modules, in load order: `documents` (text -> JSON/YAML document), `validation`
 (schema.json, problems with JSON paths), `compiler` (API, verbs, commands) and
 `sandboxes` (one sandbox's parts), helped by `variables` ($NAME), `templates`
 (%name%/?name?), `names` (capabilities, syscalls, users...), `collector`
-(problems of one file). `hostfacts` tells `afb-spawn check` what this host can apply.
+(problems of one file). What this host can apply is decided by compiling the sandboxes
+(afbspawn.binding.prepare: the one load path of the binder, `check` and `run`).
 """

@@ -138,7 +138,7 @@ def _command(node: dict[str, Any], path: Path, sandbox: model.Sandbox, problems:
         verbose=node.get("verbose", sandbox.verbose), single=bool(single), encoder=encoder,
         args_schema=args_schema, history=taskkeys.history(node.get("history")), stdin=bool(node.get("stdin")),
         maxtasks=limit, queue=node.get("queue", 0), stop=stop, grace=node.get("grace", sandbox.grace),
-        env=env,
+        env=env, source_path=pointer(path),
     )
 
 
@@ -194,7 +194,8 @@ def _actions(doc: dict[str, Any], keys: tuple[str, ...], faults: SchemaFaults) -
             scheme, rest = node["action"].split("://", 1)
             target, name = rest.split("#", 1)
             actions.append(model.Action(uid=node["uid"], uri=node["action"], scheme=scheme, target=target, name=name,
-                                        info=node.get("info"), privilege=node.get("privileges"), args=node.get("args")))
+                                        info=node.get("info"), privilege=node.get("privileges"), args=node.get("args"),
+                                        source_path=pointer(path)))
     return tuple(actions)
 
 

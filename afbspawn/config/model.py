@@ -237,6 +237,7 @@ class Command:
     stop: int | None = None  # new: stop signal; None = the C's (SIGINT on stop, SIGKILL on timeout)
     grace: float | None = None  # new: seconds from the stop signal to SIGKILL; command's, else sandbox's
     env: tuple[EnvRule, ...] = ()  # new: per-request environment whitelist
+    source_path: str = ""  # JSON pointer of the command in its file, for load errors
 
 
 @dataclass(frozen=True)
@@ -251,6 +252,7 @@ class Action:
     info: str | None = None
     privilege: str | None = None
     args: Any = None
+    source_path: str = ""  # JSON pointer of the action in its file, for load errors
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,20 @@ MAXLEN_CAP = 16 * 1024 * 1024  # upper bound of any byte-size option: memory sta
 MAXLEN_MIN = 3  # a cut line keeps at least one byte before its continuation mark
 
 
+class UnknownOptions(ValueError):
+    """Options an encoder does not understand: the config loader reports them as a warning
+    naming them and goes on without them, as the C binding did (its `maxlen` on `log`)."""
+
+    def __init__(self, encoder: str, unknown: list[str], known: tuple[str, ...]) -> None:
+        self.names = unknown
+        super().__init__(f"encoder {encoder}: unknown option {unknown[0]!r} (known: {', '.join(known)})")
+
+
 def reject_unknown(opts: Mapping[str, Any], known: tuple[str, ...], encoder: str) -> None:
     """Refuse options the encoder does not understand (a typo must not pass silently)."""
     unknown = sorted(set(opts) - set(known))
     if unknown:
-        raise ValueError(
-            f"encoder {encoder}: unknown option {unknown[0]!r} (known: {', '.join(known)})"
-        )
+        raise UnknownOptions(encoder, unknown, known)
 
 
 def bounded_int(

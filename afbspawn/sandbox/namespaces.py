@@ -54,6 +54,23 @@ class NamespaceSetup:
         return lines
 
 
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return stream.read().strip()
+    except OSError:
+        return None
+
+
+def userns_blocker() -> str | None:
+    """Why this host refuses user namespaces to an unprivileged process, or None."""
+    if _read("/proc/sys/kernel/unprivileged_userns_clone") == "0":
+        return "kernel.unprivileged_userns_clone is 0"
+    if _read("/proc/sys/user/max_user_namespaces") == "0":
+        return "user.max_user_namespaces is 0"
+    return None
+
+
 def _new(share: Share, default_all: Share) -> bool:
     return share is Share.DISABLE if share is not Share.DEFAULT else default_all is Share.DISABLE
 
@@ -85,6 +102,10 @@ def compile_namespaces(sandbox: str, namespace: Namespace | None, *, privileged:
         new_user = True
     if not new_user:
         return NamespaceSetup(flags, _new(shares.cgroups, shares.all), hostname=namespace.hostname)
+    blocker = None if privileged else userns_blocker()
+    if blocker:
+        raise SandboxError(sandbox, "namespace", f"an unprivileged binder needs a user namespace and {blocker}",
+                           "enable unprivileged user namespaces, or run the binder as root")
     if privileged:
         # root inside during the setup (files it creates need a mapped owner), then the target ids
         uid_map, gid_map = _id_map([0, target_uid]), _id_map([0, target_gid])

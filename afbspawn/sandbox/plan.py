@@ -122,6 +122,14 @@ class SandboxPlan:
                 os.close(cgroup_fd)
         return Child(pid, pidfd, leaf if leaf is not None else ProcessGroup(pid))
 
+    def containment_gap(self) -> str | None:
+        """Why a task's processes may outlive it here, or None when all of them end with it."""
+        if self.cgroup is not None or self.namespaces.has(CLONE_NEWPID):
+            return None
+        reason = self.containment.reason if self.containment else "no cgroup"
+        return (f"tasks are contained by their process group only ({reason}): a process calling setsid "
+                "escapes stop, timeout and the binder's exit")
+
     def explain(self, cmdpath: str, argv: Sequence[str]) -> list[str]:
         """Every step the child will apply, in launch order."""
         return [text for _, text in self.explain_steps(cmdpath, argv)]

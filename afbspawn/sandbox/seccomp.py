@@ -43,8 +43,25 @@ class SeccompSetup:
         return [f"seccomp filter: {len(self.program) // BPF_INSTRUCTION_SIZE} BPF instructions, {self.summary}"]
 
 
+KERNEL_ACTIONS = {"SCMP_ACT_KILL_PROCESS": "kill_process", "SCMP_ACT_KILL_THREAD": "kill_thread",
+                  "SCMP_ACT_KILL": "kill_thread", "SCMP_ACT_TRAP": "trap", "SCMP_ACT_ERRNO": "errno",
+                  "SCMP_ACT_LOG": "log", "SCMP_ACT_ALLOW": "allow"}
+
+
+def kernel_actions() -> frozenset[str] | None:
+    """The filter actions this kernel implements (None: unknown, assume all)."""
+    try:
+        return frozenset(Path("/proc/sys/kernel/seccomp/actions_avail").read_text().split())
+    except OSError:
+        return None
+
+
 def _action(sandbox: str, setting: str, name: str, errno: int | None) -> int:
     upper = name.upper()
+    available = kernel_actions()
+    if available is not None and upper in KERNEL_ACTIONS and KERNEL_ACTIONS[upper] not in available:
+        raise SandboxError(sandbox, setting, f"this kernel lacks the seccomp action {upper}",
+                           f"use one of {', '.join(sorted(available))}")
     if upper in SIMPLE_ACTIONS:
         return SIMPLE_ACTIONS[upper]
     if upper == "SCMP_ACT_ERRNO":
