@@ -30,7 +30,7 @@ test: setup
 	$(PY) -m pytest -q test
 
 bench: setup
-	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	$(PY) bench/compare.py
 
 lint: setup
 	$(PY) -m pip install -q ruff

@@ -1,5 +1,9 @@
 """x-afb-ws-json1 codec vectors (spec afb-protocols §1.3-1.7): no socket involved."""
+import json
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from afbspawn.afb.embedded import codec
 from afbspawn.afb.embedded.codec import Call, FrameError
@@ -76,3 +80,28 @@ def test_event_frame_data_always_present():
 def test_to_wire_keeps_utf8_and_escapes_lone_surrogates():
     assert codec.to_wire(codec.dumps("é")) == '"é"'.encode()
     assert codec.to_wire(codec.dumps("\udcff")) == b'"\\udcff"'
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=5) | st.integers(), children, max_size=4),
+    max_leaves=12)
+
+
+@given(JSON_VALUES)
+@settings(max_examples=400, deadline=None)
+def test_dumps_writes_the_stdlib_text_whichever_encoder_runs(value: object) -> None:
+    """orjson serves the plain values, the stdlib the rest: the text must be the stdlib's for all."""
+    assert codec.dumps(value) == json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+@given(st.text(), JSON_VALUES)
+@settings(max_examples=200, deadline=None)
+def test_event_wire_is_the_event_frame_on_the_wire(name: str, data: object) -> None:
+    assert codec.event_wire(name, codec.event_head(name), data) == codec.to_wire(codec.event_frame(name, data))
+
+
+def test_dumps_falls_back_for_what_orjson_refuses() -> None:
+    for value in ({"big": 2 ** 70}, {1: "int key"}, ["\ud800"], {"x": 1e16}):
+        assert codec.dumps(value) == json.dumps(value, separators=(",", ":"), ensure_ascii=False)

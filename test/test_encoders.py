@@ -8,6 +8,8 @@ from encoder_harness import chunked, run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from afbspawn.encoders.lines import LineSplitter
+
 FILES = ["test-encoders.binder.reference", "test-encoders.client.reference",
          "test-encoders.json", "test-encoders.sh"]
 LISTING = "".join(f"{f}\n" for f in FILES).encode()
@@ -125,3 +127,20 @@ def test_cut_lines_rejoin_to_the_original_text(text, maxlen):
             rebuilt.append(line + "\n")
     expected = text if not text or text.endswith("\n") else text + "\n"
     assert "".join(rebuilt) == expected
+
+
+class _BytewiseSplitter(LineSplitter):
+    """The splitter without its whole-chunk shortcut: the per-byte rules as written."""
+
+    def _split_short_lines(self, data: bytes) -> None:
+        return None
+
+
+@given(st.integers(3, 40), st.lists(st.binary(max_size=60) | st.sampled_from(
+    [b"\n", b"\r\n", b"\xe2\x82\xac\n", b"\xe2\x82", b"\xac", b"x" * 45 + b"\n", b"\xff\n"]), max_size=12))
+@settings(max_examples=500, deadline=None)
+def test_whole_chunk_split_gives_the_lines_of_the_bytewise_rules(maxlen: int, chunks: list[bytes]) -> None:
+    fast, reference = LineSplitter(maxlen), _BytewiseSplitter(maxlen)
+    for chunk in chunks:
+        assert list(fast.feed(chunk)) == list(reference.feed(chunk))
+    assert list(fast.finish()) == list(reference.finish())

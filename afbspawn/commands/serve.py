@@ -14,7 +14,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from afbspawn.afb.embedded.monitor import NOTICE, ROOT_LOGGER
 from afbspawn.afb.embedded.permissions import load_policy
@@ -34,6 +34,7 @@ from afbspawn.binding.api import attach
 from afbspawn.sandbox.containment import end_everything, set_default_root
 
 log = logging.getLogger("afbspawn")
+LOOP_ENV = "AFB_SPAWN_LOOP"
 VERBOSITY = {-2: logging.CRITICAL, -1: logging.ERROR, 0: logging.WARNING, 1: NOTICE, 2: logging.INFO, 3: logging.DEBUG}
 
 
@@ -185,6 +186,18 @@ async def serve(args: argparse.Namespace, verbosity: int) -> int:
     return 0
 
 
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed (it halves the loop's own cost per call, docs/performance.md);
+    AFB_SPAWN_LOOP=asyncio chooses the stdlib loop (None: asyncio's default)."""
+    if os.environ.get(LOOP_ENV, "uvloop") == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def main(argv: Sequence[str]) -> int:
     args = parser().parse_args(list(argv))
     verbosity = args.verbose - args.quiet
@@ -201,7 +214,8 @@ def main(argv: Sequence[str]) -> int:
             os.environ["AFB_ROOTDIR"] = os.path.abspath(args.rootdir)
         if args.name:
             os.environ["AFB_NAME"] = args.name
-        code = asyncio.run(serve(args, verbosity))
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            code = runner.run(serve(args, verbosity))
     except _config_errors() as error:
         print(f"afb-spawn: {error}", file=sys.stderr)
         return 1

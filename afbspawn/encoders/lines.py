@@ -36,12 +36,41 @@ class LineSplitter:
         self._maxlen = maxlen
         self._pending = bytearray()
 
-    def feed(self, data: bytes) -> Iterator[str]:
+    def feed(self, data: bytes) -> Iterator[str] | list[str]:
         """Lines completed by `data` (long lines yield their chunks as soon as known).
 
         Lazy, so a caller may stop early and feed no more (text after overflow);
         otherwise iterate it fully before the next `feed`.
         """
+        lines = self._split_short_lines(data)
+        return lines if lines is not None else self._feed_bytes(data)
+
+    def _split_short_lines(self, data: bytes) -> list[str] | None:
+        """The common case in a few C calls per chunk instead of Python steps per line.
+
+        It applies when no line of `data` can need a cut: every complete line is decoded and
+        split at once (an LF is never inside a UTF-8 sequence, so decoding the lines together
+        or one by one gives the same text). None: `_feed_bytes` handles this chunk.
+        """
+        last = data.rfind(b"\n")
+        if last < 0 or len(data) - last - 1 > self._maxlen:
+            return None
+        whole = bytes(self._pending) + data[:last] if self._pending else data[:last]
+        if whole.isascii():
+            text = whole.decode("ascii")
+            longest = self._maxlen - 1  # characters are bytes
+        else:
+            text = whole.decode("utf-8", "replace")
+            longest = (self._maxlen - 1) // 4  # a character holds at most 4 input bytes
+        lines = text.split("\n")
+        if max(map(len, lines)) > longest:
+            return None
+        if "\r" in text:
+            lines = [line.removesuffix("\r") for line in lines]
+        self._pending[:] = data[last + 1:]
+        return lines
+
+    def _feed_bytes(self, data: bytes) -> Iterator[str]:
         start = 0
         while True:
             newline = data.find(b"\n", start)

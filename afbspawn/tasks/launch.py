@@ -51,9 +51,7 @@ class _Sink:
         self._pid = pid
 
     def push(self, fields: dict[str, Any]) -> None:
-        data: dict[str, Any] = {"type": "data", "pid": self._pid}
-        data.update(fields)
-        self._event.push(data)
+        self._event.push({"type": "data", "pid": self._pid, **fields})
 
 
 def _context(site: CommandSite, pid: int) -> TaskContext:

@@ -47,6 +47,7 @@ class Listener(abc.ABC):
 class EmbeddedEvent(Event):
     def __init__(self, name: str, trace: Callable[[str], None] | None = None) -> None:
         self._name = name
+        self._head = codec.event_head(name)  # the frame up to its data, serialised once per event
         self._listeners: set[Listener] = set()
         self._closed = False
         self._trace = trace
@@ -67,10 +68,14 @@ class EmbeddedEvent(Event):
     def push(self, data: Any) -> int:
         if self._closed or not self._listeners:
             return 0
-        frame = codec.to_wire(codec.event_frame(self._name, data))
+        frame = codec.event_wire(self._name, self._head, data)
         if self._trace:
             self._trace(f"event {self._name} -> {len(self._listeners)} listener(s): {frame.decode('utf-8')}")
-        return sum(1 for listener in list(self._listeners) if listener.send(frame))
+        reached = 0
+        for listener in tuple(self._listeners):  # a listener may drop out while sent to
+            if listener.send(frame):
+                reached += 1
+        return reached
 
     def ready(self) -> bool:
         return not any(listener.congested for listener in self._listeners)

@@ -1,9 +1,11 @@
 """One `x-afb-ws-json1` WebSocket connection: read calls, write replies and events.
 
-aiohttp does the RFC 6455 framing; it accepts unmasked client frames (afb-client
+aiohttp reads the RFC 6455 frames; it accepts unmasked client frames (afb-client
 sends them), echoes pings and closes oversize (1009) or RSV-flagged (1002) frames.
 Everything sent goes through one queue drained by a writer task, so a slow client
-never blocks the verbs or the other clients. Its limits (docs/security.md):
+never blocks the verbs or the other clients; the writer frames what is queued itself
+and hands each slice to the socket in one write (a burst of lines is one syscall, not
+one per line). Its limits (docs/security.md):
 
 - beyond `pause_bytes` queued the connection is *congested*: producers that honour
   back-pressure (task pipes) pause until it drains, so a client that reads, however
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -33,9 +36,19 @@ log = logging.getLogger("afbspawn.afb")
 
 PROTOCOL = "x-afb-ws-json1"
 CLOSE_TOO_SLOW = 1008  # policy violation: the client took nothing for too long / overflowed
-WRITE_SLICE = 16 * 1024  # bytes the writer sends before letting the loop serve others
+WRITE_SLICE = 16 * 1024  # bytes the writer sends (in one write) before letting the loop serve others
 
 Dispatch = Callable[[EmbeddedRequest], None]
+_SHORT_HEADERS = [bytes((0x81, length)) for length in range(126)]  # FIN + text, unmasked
+
+
+def text_header(length: int) -> bytes:
+    """The header of an unmasked, final text frame carrying `length` bytes (RFC 6455 §5.2)."""
+    if length < 126:
+        return _SHORT_HEADERS[length]
+    if length < 65536:
+        return struct.pack("!BBH", 0x81, 126, length)
+    return struct.pack("!BBQ", 0x81, 127, length)
 
 
 @dataclass(frozen=True)
@@ -131,13 +144,7 @@ class WsConnection(Listener):
                     self._wakeup.clear()
                     await self._wakeup.wait()
                     continue
-                sent = 0
-                while self._queue and sent < WRITE_SLICE:
-                    frame = self._queue.popleft()
-                    self._queued -= len(frame)
-                    sent += len(frame)
-                    await self.ws.send_frame(frame, WSMsgType.TEXT)
-                    self._taken += 1
+                await self._write_slice()
                 if self._drained and self._queued <= self._limits.pause_bytes:
                     self._resume_producers()
                 await asyncio.sleep(0)  # a fast client does not monopolise the loop
@@ -145,6 +152,24 @@ class WsConnection(Listener):
             self._open = False
             self.drop_subscriptions()
             self._resume_producers()
+
+    async def _write_slice(self) -> None:
+        """Frame up to WRITE_SLICE bytes of the queue and write them at once, then wait while the
+        socket's buffer is full (as aiohttp's own send does)."""
+        parts: list[bytes] = []
+        sent = 0
+        while self._queue and sent < WRITE_SLICE:
+            frame = self._queue.popleft()
+            self._queued -= len(frame)
+            sent += len(frame)
+            parts += (text_header(len(frame)), frame)
+        transport = self._transport
+        if transport is None or transport.is_closing() or self.ws.closed:
+            raise ConnectionResetError("connection closed")
+        transport.write(b"".join(parts))
+        self._taken += len(parts) // 2
+        if transport.get_write_buffer_size() > WRITE_SLICE:
+            await _drain(transport)
 
     async def _watchdog(self) -> None:
         """Close the connection when frames wait and none was taken for `stall_seconds`."""
@@ -217,3 +242,13 @@ class WsConnection(Listener):
     async def _close(self, code: int, reason: str) -> None:
         self._open = False
         await self.ws.close(code=code, message=reason.encode())
+
+
+async def _drain(transport: asyncio.Transport) -> None:
+    """Wait until the transport takes writes again (aiohttp's protocol knows; else poll)."""
+    drain = getattr(transport.get_protocol(), "_drain_helper", None)
+    if drain is not None:
+        await drain()
+        return
+    while transport.get_write_buffer_size() > WRITE_SLICE and not transport.is_closing():
+        await asyncio.sleep(0.001)
