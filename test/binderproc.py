@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import select
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -64,3 +65,14 @@ def start_binder(command: Sequence[str], *, cwd: Path, env: Mapping[str, str] | 
             _, err = process.communicate()
             raise RuntimeError(f"binder did not start: {(seen + line + err).decode(errors='replace')}")
         seen += line
+
+
+def listening(port: int, process: subprocess.Popen[bytes], timeout: float = STARTUP_TIMEOUT) -> bool:
+    """Wait until something accepts on 127.0.0.1:`port` (binders that print no ready line)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.05)
+    return False

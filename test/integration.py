@@ -10,7 +10,7 @@ import importlib.util
 import pytest
 
 PARTS = ("afbspawn.afb.embedded.server", "afbspawn.config.loader", "afbspawn.encoders.registry",
-         "afbspawn.sandbox.plan", "jsonc", "afbclient")
+         "afbspawn.sandbox.plan", "afbclient")
 
 
 def require_whole_binder() -> None:

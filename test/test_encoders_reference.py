@@ -13,10 +13,10 @@ import re
 import selectors
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from encoder_harness import ListSink, task_context
-from jsonc import dumps
 
 from afbspawn.config.model import EncoderSpec
 from afbspawn.encoders.registry import find_factory
@@ -60,10 +60,20 @@ def _run_through(name: str, argv: list[str]) -> tuple[list[dict], dict]:
         encoder.close()
 
 
-def _blocks_after(header: str) -> list[str]:
+def ordered(value: Any) -> Any:
+    """`value` with every object as its list of (key, value) pairs: key order is compared too."""
+    if isinstance(value, dict):
+        return [(key, ordered(item)) for key, item in value.items()]
+    if isinstance(value, list):
+        return [ordered(item) for item in value]
+    return value
+
+
+def _blocks_after(header: str) -> list[Any]:
+    """The messages printed after `header` in the transcript, decoded (key order kept)."""
     text = TRANSCRIPT.read_text().replace('"pid":', f'"pid":{PID}')
     pattern = rf"^{re.escape(header)}\n(\{{\n.*?^\}})$"
-    return re.findall(pattern, text, flags=re.MULTILINE | re.DOTALL)
+    return [ordered(json.loads(block)) for block in re.findall(pattern, text, flags=re.MULTILINE | re.DOTALL)]
 
 
 @pytest.fixture
@@ -79,11 +89,11 @@ def test_async_data_events_match_the_reference(name, listed_dir):
     events, fields = _run_through(encoder, _command(name, listed_dir))
     assert fields == {}
     printed = [
-        dumps({"jtype": "afb-event", "event": f"encoders/{name}",
-               "data": {"type": "data", "pid": PID, **event}})
+        ordered({"jtype": "afb-event", "event": f"encoders/{name}",
+                 "data": {"type": "data", "pid": PID, **event}})
         for event in events
     ]
-    expected = [b for b in _blocks_after(f"ON-EVENT encoders/{name}:") if '"type":"data"' in b]
+    expected = [b for b in _blocks_after(f"ON-EVENT encoders/{name}:") if ("type", "data") in b[2][1]]
     assert printed == expected
     assert len(expected) == {"default": 1, "text": 1, "line": 4, "json": 5, "log": 0}[name]
 
@@ -99,7 +109,7 @@ def test_sync_replies_match_the_reference(name, listed_dir):
                      "pid": PID, "status": {"exit": 0}, **fields},
     }
     [expected] = _blocks_after(f"ON-REPLY {_call_number(name)}:encoders/{name}: OK")
-    assert dumps(reply) == expected
+    assert ordered(reply) == expected
 
 
 def _call_number(name: str) -> int:

@@ -7,13 +7,14 @@ request left unanswered or a crash of the binder.
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from afbspawn.afb.errors import Status
-from afbspawn.afb.host import EventCallback, Request, VerbHandler
+from afbspawn.afb.host import EventCallback, EventHandlerSpec, Request, VerbHandler
 
 log = logging.getLogger("afbspawn.afb")
 
@@ -32,6 +33,12 @@ class HandlerRunner:
     def run_event(self, handler: EventCallback, name: str, data: Any) -> None:
         self._run(lambda: handler(name, data),
                   lambda error: log.error("handler of event %s raised", name, exc_info=error or True))
+
+    def run_matching(self, handlers: Iterable[EventHandlerSpec], name: str, data: Any) -> None:
+        """Every handler whose glob pattern matches the event's full name."""
+        for spec in handlers:
+            if fnmatch.fnmatchcase(name, spec.pattern):
+                self.run_event(spec.handler, name, data)
 
     def _run(self, call: Callable[[], Any], on_failure: Failure) -> None:
         try:

@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from afbspawn.afb.host import ApiSpec, Event, Host, VerbSpec
 from afbspawn.binding.actions import ArgvBuilder, CommandVerb
 from afbspawn.binding.builtins import EXPLAIN, explain_verb, info_verb, ping
-from afbspawn.binding.controller import ActionError, extra_verb, onload_runner
+from afbspawn.binding.controller import (
+    ActionError,
+    event_handlers,
+    extra_verb,
+    onload_runner,
+)
 from afbspawn.binding.execverb import CommandCompiler, ExecVerb, exec_verb_spec
 from afbspawn.config.model import Api, Command, EncoderSpec, Plugin, Sandbox
 from afbspawn.encoders.base import EncoderFactory
@@ -94,4 +99,5 @@ def api_spec(host: Host, api: Api, toolkit: Toolkit) -> ApiSpec:
         verbs.insert(2, VerbSpec(EXPLAIN, explain_verb(api, plans),
                                  info="the steps a command's sandbox applies: {\"verb\": V, \"args\"?: {...}}"))
     return ApiSpec(api.name, verbs, info=api.metadata.info,
-                   on_ready=onload_runner(host, api) if api.onload else None)
+                   on_ready=onload_runner(host, api) if api.onload else None,
+                   event_handlers=event_handlers(host, api))

@@ -1,4 +1,4 @@
-"""Controller actions of a config (spec §3.3): `onload`/`onstart` and `extra` verbs.
+"""Controller actions of a config (spec §3.3): `onload`/`onstart`, `events` handlers and `extra` verbs.
 
 `api://API#VERB` calls a verb of this binder through the host; `plugin://UID#FUNC` calls a
 function of the Python module the config's `plugins` entry names (the C `.so` ABI is not
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from afbspawn.afb.errors import Status
-from afbspawn.afb.host import Host, Request, VerbSpec
+from afbspawn.afb.host import EventHandlerSpec, Host, Request, VerbSpec
 from afbspawn.config.model import Action, Api
 
 log = logging.getLogger("afbspawn.binding.controller")
@@ -70,6 +70,30 @@ def onload_runner(host: Host, api: Api) -> Callable[[], Awaitable[None]]:
                 await _invoke(plugin_functions[action.uid], PluginCall(host, api.name, action.args))
 
     return run
+
+
+def event_handlers(host: Host, api: Api) -> list[EventHandlerSpec]:
+    """The `events` actions: the action uid is the event name (glob) they handle.
+
+    `api://A#V` calls A/V with the event data (object `args` keys added over it), its reply
+    only logged when it fails; `plugin://P#F` gets the data as `params`. Events arrive when
+    an internal call subscribed the binder to them (an onload `api://monitor#subscribe`).
+    """
+    return [EventHandlerSpec(action.uid, _event_action(host, api, action)) for action in api.events]
+
+
+def _event_action(host: Host, api: Api, action: Action) -> Callable[[str, Any], Awaitable[None]]:
+    if action.scheme == "api":
+        async def relay(name: str, data: Any) -> None:
+            reply = await host.call(action.target, action.name, _merge(data, action.args))
+            if reply.status < 0:
+                log.warning("event %s: %s failed: %s", name, action.uri, reply.info or reply.status)
+        return relay
+    function = resolve_plugin(api, action)
+
+    async def plugin(name: str, data: Any) -> None:
+        await _invoke(function, PluginCall(host, api.name, action.args, data))
+    return plugin
 
 
 def extra_verb(host: Host, api: Api, action: Action) -> VerbSpec:

@@ -32,8 +32,11 @@ def interfaces(args: argparse.Namespace, port: int) -> list[str]:
 
 
 def export_api(uri: str) -> str:
-    """The API a --ws-server URI names (afb-binder's rule): after `@`, else the last `/`."""
-    spec = uri.split("?", 1)[0]
+    """The API a --ws-server URI names (afb-binder's rule): `?as-api=NAME`, else after `@`, else the last `/`."""
+    spec, _, query = uri.partition("?")
+    for item in query.split("&"):
+        if item.startswith("as-api=") and item[len("as-api="):]:
+            return item[len("as-api="):]
     if not spec.startswith(("unix:", "tcp:")):
         raise ValueError(f"--ws-server {uri!r}: expected unix:@API, unix:/path/API or tcp:HOST:PORT/API")
     name = spec.rsplit("@", 1)[1] if spec.startswith("unix:@") else spec.rsplit("/", 1)[-1]

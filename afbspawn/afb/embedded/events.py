@@ -9,12 +9,14 @@ up. A listener that takes nothing is closed by its own connection (websocket.py)
 from __future__ import annotations
 
 import abc
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
+from afbspawn.afb.dispatch import HandlerRunner
 from afbspawn.afb.embedded import codec
-from afbspawn.afb.host import Event
+from afbspawn.afb.host import Event, EventHandlerSpec
 
 log = logging.getLogger("afbspawn.afb")
 
@@ -42,6 +44,21 @@ class Listener(abc.ABC):
         """The connection ended: no event may reach it any more."""
         for event in list(self.events):
             event.unsubscribe(self)
+
+
+class BinderListener(Listener):
+    """The binder itself as a listener: what its internal calls subscribe to (an onload
+    `api://monitor#subscribe`) reaches the APIs' event handlers (ApiSpec.event_handlers)."""
+
+    def __init__(self, runner: HandlerRunner) -> None:
+        super().__init__()
+        self.handlers: list[EventHandlerSpec] = []
+        self._runner = runner
+
+    def send(self, frame: bytes) -> bool:
+        _, name, event = json.loads(frame)
+        self._runner.run_matching(self.handlers, name, event.get("data"))
+        return True
 
 
 class EmbeddedEvent(Event):

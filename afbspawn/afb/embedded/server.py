@@ -20,8 +20,9 @@ from typing import Any
 
 from aiohttp import web
 
+from afbspawn.afb.dispatch import HandlerRunner
 from afbspawn.afb.embedded import codec, rest, static
-from afbspawn.afb.embedded.events import EmbeddedEvent
+from afbspawn.afb.embedded.events import BinderListener, EmbeddedEvent
 from afbspawn.afb.embedded.httplog import quiet_http_errors
 from afbspawn.afb.embedded.monitor import Monitor
 from afbspawn.afb.embedded.origin import cross_site_refused
@@ -105,10 +106,13 @@ class EmbeddedBinder(Host):
         self.urls: list[str] = []
         self.monitor = Monitor(self.registry, self.sessions, self._new_event)
         self.add_api(self.monitor.spec())
+        self._binder_listener = BinderListener(HandlerRunner())
 
     # -- Host interface ------------------------------------------------------------------
     def add_api(self, spec: ApiSpec) -> None:
         self.registry.add(spec)
+        if spec.event_handlers:
+            self._binder_listener.handlers.extend(spec.event_handlers)
 
     def new_event(self, api: str, name: str) -> Event:
         return self._new_event(api, name)
@@ -122,7 +126,8 @@ class EmbeddedBinder(Host):
         def sink(status: int, data: Any, info: str | None) -> None:
             if not future.done():
                 future.set_result(Reply(status, data, info))
-        self.registry.dispatch(EmbeddedRequest(api, verb, args, Caller("internal"), sink), internal=True)
+        self.registry.dispatch(EmbeddedRequest(api, verb, args, Caller("internal"), sink, self._binder_listener),
+                               internal=True)
         return await future
 
     # -- lifecycle -----------------------------------------------------------------------

@@ -12,6 +12,9 @@ Each entry is a measured need (docs/hosts.md, "libafb beside asyncio"):
 * error replies whose info is plain text: the glue turns every Python value into JSON, so
   a `str` would arrive quoted (`"\"invalid action\""`); the C spawn-binding replies a
   string datum, which libafb copies as-is into `info` (`afb_req_v4_reply_hookable`);
+* internal calls: `libafb.callasync` releases the call's arguments once more after libafb
+  took them (a double release that crashes the called verb), so calls are made with
+  `afb_api_v4_call_hookable` and JSON-text arguments;
 * replacing the glue's implicit `info` verb by the API's own (the spawn `info` reply):
   the glue registers `info` itself and refuses a second one, so its verb record is pointed
   at the glue's ordinary verb trampoline with our handler (`afb_api_v4_verb_at`).
@@ -19,6 +22,9 @@ Each entry is a measured need (docs/hosts.md, "libafb beside asyncio"):
 from __future__ import annotations
 
 import ctypes
+import itertools
+import json
+import threading
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -42,6 +48,11 @@ class VerbData(ctypes.Structure):
     _fields_ = [("magic", ctypes.c_void_p), ("configJ", ctypes.c_void_p), ("uid", ctypes.c_char_p),
                 ("callback", ctypes.c_void_p), ("thread", ctypes.c_void_p), ("userdata", ctypes.c_void_p),
                 ("state", ctypes.c_void_p)]
+
+
+CallDone = Callable[[int, list[Any]], None]
+CALL_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_uint,
+                                 ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p)
 
 
 class Glue:
@@ -68,6 +79,18 @@ class Glue:
         self._reply = _function(lib.afb_req_v4_reply_hookable, None, ctypes.c_void_p, ctypes.c_int,
                                 ctypes.c_uint, ctypes.POINTER(ctypes.c_void_p))
         self._stringz = ctypes.addressof(ctypes.c_char.in_dll(lib, "afb_type_predefined_stringz"))
+        self._json = ctypes.addressof(ctypes.c_char.in_dll(lib, "afb_type_predefined_json"))
+        self._call = _function(lib.afb_api_v4_call_hookable, None, ctypes.c_void_p, ctypes.c_char_p,
+                               ctypes.c_char_p, ctypes.c_uint, ctypes.POINTER(ctypes.c_void_p), CALL_CALLBACK,
+                               ctypes.c_void_p)
+        self._convert = _function(lib.afb_data_convert, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
+                                  ctypes.POINTER(ctypes.c_void_p))
+        self._data_pointer = _function(lib.afb_data_ro_pointer, ctypes.c_void_p, ctypes.c_void_p)
+        self._data_unref = _function(lib.afb_data_unref, None, ctypes.c_void_p)
+        self._call_done = CALL_CALLBACK(self._called)  # one trampoline for the process's life
+        self._pending_calls: dict[int, CallDone] = {}
+        self._call_ids = itertools.count(1)
+        self._calls_lock = threading.Lock()
         self._verb_trampoline = ctypes.cast(lib.GlueApiVerbCb, ctypes.c_void_p).value
         self._info_callback = ctypes.cast(lib.GlueInfoCb, ctypes.c_void_p).value
         self._verbs_magic = ctypes.cast(lib.AfbAddVerbs, ctypes.c_void_p).value
@@ -96,6 +119,37 @@ class Glue:
             raise MemoryError("libafb could not allocate the reply")
         request = ctypes.c_void_p.from_address(request_handle + REQUEST_AFB_OFFSET).value
         self._reply(request, status, 1, data)
+
+    def call(self, caller_capsule: Any, api: str, verb: str, args: Any, done: CallDone) -> None:
+        """Call api/verb with one JSON argument; `done(status, replies)` runs on a libafb thread."""
+        with self._calls_lock:
+            key = next(self._call_ids)
+            self._pending_calls[key] = done
+        text = json.dumps(args).encode() + b"\0"
+        params = (ctypes.c_void_p * 1)()
+        if self._create_copy(params, self._json, text, len(text)) < 0:
+            raise MemoryError("libafb could not allocate the call's argument")
+        caller = self._api_of(self.pointer(caller_capsule))
+        self._call(caller, api.encode(), verb.encode(), 1, params, self._call_done, key)  # takes params
+
+    def _called(self, key: int, status: int, count: int, replies: Any, _api: int) -> None:
+        with self._calls_lock:
+            done = self._pending_calls.pop(key)
+        done(status, [self._value(replies[index]) for index in range(count)])
+
+    def _value(self, data: int | None) -> Any:
+        """A reply datum as Python: converted to JSON text by libafb, then decoded."""
+        converted = ctypes.c_void_p()
+        if not data or self._convert(data, self._json, ctypes.byref(converted)) < 0:
+            return None
+        try:
+            text = ctypes.string_at(self._data_pointer(converted)).decode("utf-8", "replace")
+        finally:
+            self._data_unref(converted)
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
 
     def wakeup(self) -> None:
         self._wakeup()

@@ -12,7 +12,6 @@ then the APIs), so `add_api` only records; `start` creates the binder and the AP
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import logging
 import shutil
 import tempfile
@@ -119,16 +118,12 @@ class LibafbHost(Host):
             if not future.done():
                 future.set_result(reply)
 
-        def done(_handle: Any, status: int, _userdata: Any, *replies: Any) -> None:  # a libafb thread
-            loop.call_soon_threadsafe(resolve, call_reply(status, replies))
+        def done(status: int, replies: list[Any]) -> None:  # a libafb thread
+            loop.call_soon_threadsafe(resolve, call_reply(status, tuple(replies)))
 
-        self._kept.append(done)
-        try:
-            self._libafb.callasync(self._binder, api, verb, done, None, args)
-            self._glue.wakeup()
-            return await future
-        finally:
-            self._kept.remove(done)
+        self._glue.call(self._binder, api, verb, args, done)
+        self._glue.wakeup()
+        return await future
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -139,9 +134,9 @@ class LibafbHost(Host):
             self._glue.set_sessions(self.options.sessions, SESSION_TIMEOUT)
             for spec in self._specs.values():
                 self._create_api(spec)
-            for pattern in self._handlers:
+            for pattern in self._handlers:  # one libafb handler per pattern (it refuses a second one)
                 self._libafb.evthandler(self._binder, self._keep({"pattern": pattern,
-                                                                   "callback": self._event_callback}), None)
+                                                                   "callback": self._event_callback}), pattern)
         except (RuntimeError, SystemError) as error:  # the framework's reason is on stderr
             raise StartupError(f"the AFB framework refused the configuration: {error}") from None
         ready: asyncio.Future[None] = self._loop.create_future()
@@ -253,16 +248,11 @@ class LibafbHost(Host):
         missing key (uid/gid/pid exist only for unix peers) logs an error; tokens are not exposed."""
         return Caller(str(self._libafb.clientinfo(capsule, "uuid")))
 
-    def _event_callback(self, _handle: Any, name: str, _userdata: Any, *data: Any) -> None:
-        """An event the binder listens to (libafb thread): run the matching handlers in asyncio."""
+    def _event_callback(self, _handle: Any, name: str, pattern: str, *data: Any) -> None:
+        """An event the binder listens to (libafb thread): run that pattern's handlers in asyncio."""
         assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._dispatch_event, name, _one(data))
-
-    def _dispatch_event(self, name: str, data: Any) -> None:
-        for pattern, handlers in self._handlers.items():
-            if fnmatch.fnmatchcase(name, pattern):
-                for handler in handlers:
-                    self._runner.run_event(handler.handler, name, data)
+        for spec in self._handlers[pattern]:
+            self._loop.call_soon_threadsafe(self._runner.run_event, spec.handler, name, _one(data))
 
 
 def call_reply(status: int, replies: tuple[Any, ...]) -> Reply:
