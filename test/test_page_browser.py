@@ -131,11 +131,24 @@ def test_stop_a_long_task_with_a_chosen_signal(page: Any) -> None:
     pane = task(page, "pagetest/long")
     pane.locator(".line.stdout:text('started')").wait_for()
     assert pane.locator(".badge").first.inner_text() == "running"
+    choices = pane.get_by_label("signal to send").evaluate("s => [...s.options].map(o => o.text)")
+    assert choices[:3] == ["default stop", "SIGINT", "SIGTERM"] and "SIGKILL" in choices
     pane.get_by_label("signal to send").select_option("SIGTERM")
     pane.get_by_role("button", name="Stop").click()
     pane.locator(".badge:text('signal Terminated')").wait_for()
     assert pane.get_by_role("button", name="Stop").is_disabled()
     assert "SIGTERM sent" in pane.locator(".notes").inner_text()
+
+
+def test_default_stop_leaves_the_signal_to_the_binder(page: Any) -> None:
+    choose(page, "pagetest/long")
+    page.get_by_label("seconds").fill("60")
+    page.click("#send")
+    pane = task(page, "pagetest/long")
+    pane.locator(".line.stdout:text('started')").wait_for()
+    pane.get_by_role("button", name="Stop").click()  # "default stop": no signal in the query
+    pane.locator("header .badge:text-matches('^signal ')").wait_for()
+    assert "stop sent (the binder's default signal)" in pane.locator(".notes").inner_text()
 
 
 def test_a_timeout_has_its_own_badge(page: Any) -> None:
@@ -307,5 +320,6 @@ def test_after_a_reload_listed_tasks_come_back_with_their_output(page: Any, bind
     assert finished.locator("header .badge").inner_text() == "exit 3"
     running.locator(".line.stdout:text('started')").wait_for()
     assert running.locator("header .badge").inner_text() == "running"
+    running.get_by_label("signal to send").select_option("SIGINT")
     running.get_by_role("button", name="Stop").click()
     running.locator(".badge:text('signal Interrupt')").wait_for()

@@ -55,7 +55,8 @@ class TaskPane {
                              "aria-label": `output of ${verb} pid ${pid}` });
     this.notes = h("ul", { class: "notes" });
     this.stats = h("dl", { class: "stats", hidden: true });
-    this.signal = h("select", { "aria-label": "signal to send" }, SIGNALS.map((name) => h("option", { value: name }, name)));
+    this.signal = h("select", { "aria-label": "signal to send" }, h("option", { value: "" }, "default stop"),
+      SIGNALS.map((name) => h("option", { value: name }, name)));
     this.stopButton = h("button", { type: "button", onclick: () => this.stop() }, "Stop");
     const closeButton = h("button", { type: "button", class: "quiet", onclick: () => board.remove(this) }, "Close");
     const heading = h("h3", { id: `${key}-title` }, `${api}/${verb}`, h("span", { class: "pid" }, ` pid ${pid}`));
@@ -164,10 +165,13 @@ class TaskPane {
     this.ticker = setInterval(() => this.tick(), 1000);
   }
 
+  /** "default stop" leaves the signal to the binder (SIGINT, or its graceful stop where it has one). */
   async stop() {
-    const reply = await this.board.send(this.api, this.verb, { action: "stop", args: { pid: this.pid, signal: this.signal.value } });
+    const signal = this.signal.value;
+    const args = signal ? { pid: this.pid, signal } : { pid: this.pid };
+    const reply = await this.board.send(this.api, this.verb, { action: "stop", args });
     if (reply && !reply.ok) this.note(`stop refused: ${reply.status}${reply.info ? ` — ${reply.info}` : ""}`, "bad");
-    else if (reply) this.note(`${this.signal.value} sent`);
+    else if (reply) this.note(signal ? `${signal} sent` : "stop sent (the binder's default signal)");
   }
 }
 
