@@ -103,3 +103,11 @@ def test_port_in_use_exits_1():
         process = start("-p", str(taken.getsockname()[1]))
         assert process.wait(timeout=20) == 1
     assert "address already in use" in process.stderr.read().lower()
+
+
+def test_reader_leaving_early_gives_no_traceback():
+    """`afb-spawn schema | head -1`: the closed pipe ends the command quietly."""
+    reader_gone = subprocess.run(f"{sys.executable} -m afbspawn schema | head -c 1", check=False, shell=True,
+                                 capture_output=True, text=True, timeout=60)
+    assert reader_gone.stdout == "{"
+    assert "Traceback" not in reader_gone.stderr and "BrokenPipe" not in reader_gone.stderr
