@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -304,14 +305,21 @@ def test_exec_verb_only_where_enabled_and_under_the_sandbox_privilege() -> None:
     assert verbs["exec"].permission == "urn:x:exec"
 
 
-def test_exec_runs_a_compiled_command_and_refuses_bad_ones() -> None:
-    host = RecordingHost()
+def exec_caller(host: RecordingHost) -> tuple[Any, Callable[[Any], Awaitable[tuple[int, Any, str | None]]]]:
+    """The `exec` verb's handler on `host`, and a call of it that waits for its reply."""
     handler = {v.name: v for v in exec_spec(host).verbs}["exec"].handler
 
     async def call_exec(args: Any) -> tuple[int, Any, str | None]:
         request = FakeRequest(args)
         handler(request)
         return await asyncio.wait_for(request.done, 20)
+
+    return handler, call_exec
+
+
+def test_exec_runs_a_compiled_command_and_refuses_bad_ones() -> None:
+    host = RecordingHost()
+    handler, call_exec = exec_caller(host)
 
     async def scenario() -> None:
         status, data, _ = await call_exec({"sandbox": "EXEC-BOX", "uid": "hello", "encoder": "sync",
@@ -344,12 +352,7 @@ def test_exec_caller_text_stays_literal(monkeypatch: pytest.MonkeyPatch) -> None
     """`$NAME` from a caller is never expanded from the binder's environment (no secret, no probing)."""
     monkeypatch.setenv("SECRET_X", "binder-secret")
     host = RecordingHost()
-    handler = {v.name: v for v in exec_spec(host).verbs}["exec"].handler
-
-    async def call_exec(args: Any) -> tuple[int, Any, str | None]:
-        request = FakeRequest(args)
-        handler(request)
-        return await asyncio.wait_for(request.done, 20)
+    _, call_exec = exec_caller(host)
 
     async def scenario() -> None:
         status, data, _ = await call_exec({"sandbox": "exec-box", "encoder": "sync", "exec": {

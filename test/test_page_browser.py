@@ -124,12 +124,18 @@ def test_raw_json_fallback_and_a_sync_reply(page: Any) -> None:
     assert "times must be ≥ 1" in page.inner_text("#call-result")
 
 
-def test_stop_a_long_task_with_a_chosen_signal(page: Any) -> None:
+def start_long_task(page: Any) -> Any:
+    """Start `pagetest/long` for 60 s from the form; its pane once the task has started."""
     choose(page, "pagetest/long")
     page.get_by_label("seconds").fill("60")
     page.click("#send")
     pane = task(page, "pagetest/long")
     pane.locator(".line.stdout:text('started')").wait_for()
+    return pane
+
+
+def test_stop_a_long_task_with_a_chosen_signal(page: Any) -> None:
+    pane = start_long_task(page)
     assert pane.locator(".badge").first.inner_text() == "running"
     choices = pane.get_by_label("signal to send").evaluate("s => [...s.options].map(o => o.text)")
     assert choices[:3] == ["default stop", "SIGINT", "SIGTERM"] and "SIGKILL" in choices
@@ -141,11 +147,7 @@ def test_stop_a_long_task_with_a_chosen_signal(page: Any) -> None:
 
 
 def test_default_stop_leaves_the_signal_to_the_binder(page: Any) -> None:
-    choose(page, "pagetest/long")
-    page.get_by_label("seconds").fill("60")
-    page.click("#send")
-    pane = task(page, "pagetest/long")
-    pane.locator(".line.stdout:text('started')").wait_for()
+    pane = start_long_task(page)
     pane.get_by_role("button", name="Stop").click()  # "default stop": no signal in the query
     pane.locator("header .badge:text-matches('^signal ')").wait_for()
     assert "stop sent (the binder's default signal)" in pane.locator(".notes").inner_text()
