@@ -7,7 +7,6 @@ with a clear error and a call never meets a half-built API. A live reload
 """
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,9 +36,6 @@ from afbspawn.tasks.site import Launcher
 
 if TYPE_CHECKING:
     from afbspawn.binding.reload import SpawnBinding
-
-log = logging.getLogger("afbspawn.binding")
-NOTICE = logging.INFO + 5  # the binder's notice level (afbspawn.afb.embedded.monitor), shown from -v
 
 GRACE_ENV = "AFB_SPAWN_GRACE"  # seconds from a stop signal to SIGKILL, or a pipe may outlive its child
 
@@ -86,15 +82,11 @@ async def attach(host: Host, config_paths: Sequence[str], verbose: int = 0,
 def load_prepared(config_paths: Sequence[str], toolkit: Toolkit, *,
                   privileged: bool | None = None) -> list[PreparedApi]:
     """The load path shared by the binder, `check`, `run` and reload: configs, then everything
-    built from them. What this host can only partly apply is logged as a notice (`check` always
-    shows it)."""
+    built from them, with the warnings of each (each caller shows them its own way)."""
     from afbspawn.config.loader import load_paths
 
-    prepared = prepare_apis(load_paths(config_paths, privileged=privileged), toolkit.compile_plan,
-                            toolkit.find_factory)
-    for warning in (w for one in prepared for w in one.warnings):
-        log.log(NOTICE, "%s", warning)
-    return prepared
+    return prepare_apis(load_paths(config_paths, privileged=privileged), toolkit.compile_plan,
+                        toolkit.find_factory)
 
 
 def config_error(api: Api, error: Exception) -> ConfigError:

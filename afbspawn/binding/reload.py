@@ -19,6 +19,7 @@ from afbspawn.config.model import Api
 from afbspawn.tasks.site import CommandSite, Launcher
 
 log = logging.getLogger("afbspawn.binding.reload")
+NOTICE = logging.INFO + 5  # the binder's notice level (afbspawn.afb.embedded.monitor), shown from -v
 
 ADMIN_API = "spawn-admin"
 RELOAD_PERMISSION = "urn:afb-spawn:reload"
@@ -73,7 +74,12 @@ class SpawnBinding:
         return changes
 
     def _load_configs(self) -> list[PreparedApi]:
-        return load_prepared(self.paths, self.toolkit)
+        """The configs, compiled; what this host can only partly apply is logged as a notice
+        (shown from -v; `check` always shows it)."""
+        prepared = load_prepared(self.paths, self.toolkit)
+        for warning in (w for one in prepared for w in one.warnings):
+            log.log(NOTICE, "%s", warning)
+        return prepared
 
     def _stage(self, apis: list[PreparedApi]) -> list[Staged]:
         """Compile every API against its current state; on any error nothing was changed."""
