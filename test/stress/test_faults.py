@@ -1,4 +1,5 @@
-"""Faults: a flood on stdout, a fork bomb under rlimits, the binder killed (SIGKILL) or
+"""Faults: a flood on stdout, a fork bomb under rlimits and under cgroups `pids` (or, where
+the cgroup2 tree has no pids controller, its refusal), the binder killed (SIGKILL) or
 stopped (SIGTERM) with running tasks, a config file removed under a running binder.
 The binder is a real subprocess; what survives is read from /proc.
 """
@@ -8,6 +9,7 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,6 +20,8 @@ from afbclient import AfbClient
 from binderproc import start_binder
 from conftest import free_port
 from livebinder import api_config, live_binder, scaled
+
+from afbspawn.sandbox.containment import own_cgroup
 
 API = "flt"
 MARK = "6071"  # `sleep 6071`: how the tasks' processes are found in /proc
@@ -38,13 +42,25 @@ def marked() -> list[int]:
     return found
 
 
+BOMB = {"uid": "bomb", "timeout": 5, "exec": {"cmdpath": "/bin/sh", "args": ["-c", "b() { b | b & }; b; sleep 30"]}}
+
+
 def config() -> dict[str, Any]:
     return api_config(API, [
         {"uid": "hold", "exec": {"cmdpath": "/bin/sh", "args": ["-c", f"sleep {MARK} & sleep {MARK}"]}},
         {"uid": "flood", "encoder": "line", "exec": {"cmdpath": "/bin/sh", "args": [
             "-c", f"tr '\\0' x < /dev/zero | fold -w {LINE - 1} | head -c {FLOOD}"]}},
-        {"uid": "bomb", "timeout": 5, "exec": {"cmdpath": "/bin/sh", "args": ["-c", "b() { b | b & }; b; sleep 30"]}},
+        BOMB,
     ], rlimits={"nproc": 64})
+
+
+def pids_controller() -> bool:
+    """Whether the binder's cgroup2 tree (the tests' own cgroup: the binder is their child) offers `pids`."""
+    group = own_cgroup()
+    try:
+        return group is not None and "pids" in (group / "cgroup.controllers").read_text().split()
+    except OSError:
+        return False
 
 
 def run(coro: Any, timeout: float = 300) -> Any:
@@ -115,6 +131,30 @@ def test_fork_bomb_under_rlimits_ends_and_the_binder_keeps_serving() -> None:
         end, code = run(scenario(port))
     assert set(end["status"]) & {"exit", "signal"}  # out of processes (nproc) or killed at its timeout
     assert code == 3
+
+
+@pytest.mark.skipif(not pids_controller(), reason="the cgroup2 tree here has no pids controller (next test)")
+def test_fork_bomb_under_pids_max_ends_and_the_binder_keeps_serving() -> None:
+    async def scenario(port: int) -> tuple[dict[str, Any], int]:
+        async with await AfbClient.connect(f"ws://127.0.0.1:{port}/api") as client:
+            _, reply = await client.call(API, "bomb", {"action": "start"})
+            code, _ = await client.call(API, "ping")
+            _, end = await final(client, reply["response"]["pid"])
+            return end, code
+    with live_binder(api_config(API, [BOMB], cgroups={"pids": 32})) as (_, port):
+        end, code = run(scenario(port))
+    assert set(end["status"]) & {"exit", "signal"} and code == 3
+
+
+@pytest.mark.skipif(pids_controller(), reason="the cgroup2 tree here has the pids controller (previous test)")
+def test_pids_max_without_the_controller_refuses_the_start_never_runs_unlimited(tmp_path: Path) -> None:
+    (tmp_path / "api.json").write_text(json.dumps(api_config(API, [BOMB], cgroups={"pids": 32})))
+    expected = "cgroups (pids): the controller 'pids' is not available in the cgroup2 tree"
+    for command in (["--config", str(tmp_path / "api.json"), "-p", "0"], ["check", str(tmp_path / "api.json")]):
+        done = subprocess.run([sys.executable, "-m", "afbspawn", *command], capture_output=True, text=True,
+                              timeout=120, check=False)
+        assert done.returncode == 1 and expected in done.stderr and "Traceback" not in done.stderr, done.stderr
+        assert "/sandboxes/0/cgroups" in done.stderr and "serving" not in done.stderr
 
 
 def test_a_removed_config_file_does_not_disturb_a_running_binder() -> None:
