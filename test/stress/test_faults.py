@@ -120,29 +120,27 @@ def test_flood_on_stdout_reaches_a_reader_whole_and_the_binder_serves_others() -
     assert lines == -(-FLOOD // LINE) and code == 3
 
 
-def test_fork_bomb_under_rlimits_ends_and_the_binder_keeps_serving() -> None:
+def bomb_then_ping(bounded: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """Start the fork bomb of `bounded`, ping meanwhile: (its final event, the ping's code)."""
     async def scenario(port: int) -> tuple[dict[str, Any], int]:
         async with await AfbClient.connect(f"ws://127.0.0.1:{port}/api") as client:
             _, reply = await client.call(API, "bomb", {"action": "start"})
             code, _ = await client.call(API, "ping")
             _, end = await final(client, reply["response"]["pid"])
             return end, code
-    with live_binder(config()) as (_, port):
-        end, code = run(scenario(port))
+    with live_binder(bounded) as (_, port):
+        return run(scenario(port))
+
+
+def test_fork_bomb_under_rlimits_ends_and_the_binder_keeps_serving() -> None:
+    end, code = bomb_then_ping(config())
     assert set(end["status"]) & {"exit", "signal"}  # out of processes (nproc) or killed at its timeout
     assert code == 3
 
 
 @pytest.mark.skipif(not pids_controller(), reason="the cgroup2 tree here has no pids controller (next test)")
 def test_fork_bomb_under_pids_max_ends_and_the_binder_keeps_serving() -> None:
-    async def scenario(port: int) -> tuple[dict[str, Any], int]:
-        async with await AfbClient.connect(f"ws://127.0.0.1:{port}/api") as client:
-            _, reply = await client.call(API, "bomb", {"action": "start"})
-            code, _ = await client.call(API, "ping")
-            _, end = await final(client, reply["response"]["pid"])
-            return end, code
-    with live_binder(api_config(API, [BOMB], cgroups={"pids": 32})) as (_, port):
-        end, code = run(scenario(port))
+    end, code = bomb_then_ping(api_config(API, [BOMB], cgroups={"pids": 32}))
     assert set(end["status"]) & {"exit", "signal"} and code == 3
 
 
