@@ -36,8 +36,9 @@ class _Object(dict):  # type: ignore[type-arg]
 
 def _json_object(pairs: list[tuple[str, Any]]) -> _Object:
     obj = _Object(pairs)
-    keys = [key for key, _ in pairs]
-    obj.duplicates = tuple(sorted({key for key in keys if keys.count(key) > 1}))
+    if len(obj) < len(pairs):  # a key given twice: the rare case pays for finding which
+        keys = [key for key, _ in pairs]
+        obj.duplicates = tuple(sorted({key for key in keys if keys.count(key) > 1}))
     return obj
 
 

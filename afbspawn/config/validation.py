@@ -14,6 +14,7 @@ from jsonschema.exceptions import ValidationError
 
 from afbspawn.config.collector import Collector
 from afbspawn.config.names import suggest
+from afbspawn.config.schemacheck import SchemaChecker
 
 _JSON_TYPES = ((dict, "object"), (list, "array"), (str, "string"), (bool, "boolean"), (int, "integer"),
                (float, "number"), (type(None), "null"))
@@ -63,8 +64,17 @@ class SchemaFaults:
                    for fault in self.paths)
 
 
+@functools.cache
+def _checker(definition: str | None = None) -> SchemaChecker:
+    return SchemaChecker(schema(), definition)
+
+
 def validate(doc: Any, problems: Collector, definition: str | None = None) -> SchemaFaults:
-    """Adds one Problem per schema violation and returns where they are."""
+    """Adds one Problem per schema violation and returns where they are.
+
+    The compiled check passes a valid document alone; jsonschema describes the faults."""
+    if _checker(definition)(doc):
+        return SchemaFaults([])
     found = [described for error in _validator(definition).iter_errors(doc) for described in _describe(error)]
     found.sort(key=lambda item: [(0, part) if isinstance(part, int) else (1, part) for part in item[0]])
     for path, message, hint in found:
