@@ -7,14 +7,14 @@ import json
 import re
 from collections.abc import Iterator
 from importlib import resources
-from typing import Any
-
-from jsonschema import Draft202012Validator, validators
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from afbspawn.config.collector import Collector
 from afbspawn.config.names import suggest
 from afbspawn.config.schemacheck import SchemaChecker
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 _JSON_TYPES = ((dict, "object"), (list, "array"), (str, "string"), (bool, "boolean"), (int, "integer"),
                (float, "number"), (type(None), "null"))
@@ -35,16 +35,16 @@ def _is_integer(checker: Any, instance: Any) -> bool:
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
-_ConfigValidator = validators.extend(
-    Draft202012Validator, type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer))
-
-
 @functools.cache
 def _validator(definition: str | None = None) -> Any:
-    """Validator of a whole config, or of one of the schema's $defs (e.g. "command")."""
+    """jsonschema's validator of a whole config, or of one of the schema's $defs (e.g.
+    "command"); imported on first use: only an invalid document needs it (~3 MB resident)."""
+    from jsonschema import Draft202012Validator, validators
+    config_validator = validators.extend(
+        Draft202012Validator, type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer))
     if definition is None:
-        return _ConfigValidator(schema())
-    return _ConfigValidator({"$defs": schema()["$defs"], "$ref": f"#/$defs/{definition}"})
+        return config_validator(schema())
+    return config_validator({"$defs": schema()["$defs"], "$ref": f"#/$defs/{definition}"})
 
 
 class SchemaFaults:
