@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from docmutations import mutate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_config_broken import BASE, CASES
@@ -69,6 +70,8 @@ EDGES = [
     ("a float for a number", lambda doc: doc["sandboxes"][0].update(grace=0.5)),
     ("an integer over its maximum", lambda doc: doc["sandboxes"][0].update(verbose=10)),
     ("an empty name", lambda doc: doc["sandboxes"][0].update(uid="")),
+    ("an empty plugin uid", lambda doc: doc.update(plugins=[{"uid": ""}])),
+    ("a plugin uid", lambda doc: doc.update(plugins=[{"uid": "p"}])),
     ("an rlimit name not in its enum", lambda doc: doc["sandboxes"][0].update(rlimits={"bogus": 1})),
 ]
 
@@ -77,17 +80,6 @@ EDGES = [
 def test_edges_get_the_same_verdict(case: Any) -> None:
     doc = broken(case[1])
     assert CHECK(doc) == jsonschema_valid(doc)
-
-
-def _paths(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [path]
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found += _paths(value, path + (key,))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            found += _paths(value, path + (index,))
-    return found
 
 
 _SCALARS = st.sampled_from([None, True, False, 0, 1, -1, 3.0, 2.5, 4294967295, 2**31, "", "x", "x y", "a/b",
@@ -115,24 +107,10 @@ _DOCS = [sample(path) for path in SAMPLES] + [broken(case[1]) for case in CASES]
 
 
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.integers(min_value=0, max_value=len(_DOCS) - 1), st.data(), _VALUES,
-       st.sampled_from(["replace", "delete", "add"]))
-def test_mutated_configs_get_the_same_verdict(which: int, data: st.DataObject, value: Any, how: str) -> None:
-    doc = copy.deepcopy(_DOCS[which])
-    path = data.draw(st.sampled_from(_paths(doc)))
-    parent = doc
-    for part in path[:-1]:
-        parent = parent[part]
-    if not path:
-        doc = value
-    elif how == "replace":
-        parent[path[-1]] = value
-    elif how == "delete":
-        del parent[path[-1]]
-    elif isinstance(parent[path[-1]], dict):
-        parent[path[-1]][data.draw(_KEYS)] = value
-    elif isinstance(parent[path[-1]], list):
-        parent[path[-1]].append(value)
+@given(st.integers(min_value=0, max_value=len(_DOCS) - 1),
+       st.tuples(st.integers(0, 10_000), st.sampled_from(["replace", "delete", "add", "wrap", "nest"]), _VALUES, _KEYS))
+def test_mutated_configs_get_the_same_verdict(which: int, mutation: tuple[int, str, Any, str]) -> None:
+    doc = mutate(_DOCS[which], mutation)
     assert CHECK(doc) == jsonschema_valid(doc)
 
 
