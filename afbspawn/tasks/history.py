@@ -9,6 +9,12 @@ from afbspawn.config.model import History
 
 def weight(data: Any) -> int:
     """Roughly the text an event carries (its strings), without serialising it again."""
+    if type(data) is dict:  # a data event: a flat dict of strings and numbers, walked in one loop
+        total = 8 * len(data)
+        for value in data.values():
+            kind = type(value)
+            total += len(value) if kind is str else 8 if kind is int else weight(value)
+        return total
     if isinstance(data, str):
         return len(data)
     if isinstance(data, dict):
