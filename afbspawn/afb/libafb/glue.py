@@ -12,6 +12,9 @@ Each entry is a measured need (docs/hosts.md, "libafb beside asyncio"):
 * error replies whose info is plain text: the glue turns every Python value into JSON, so
   a `str` would arrive quoted (`"\"invalid action\""`); the C spawn-binding replies a
   string datum, which libafb copies as-is into `info` (`afb_req_v4_reply_hookable`);
+* a verb's arguments: the glue hands scalars over as their text (`5`, `"5"`, `true` and
+  `null` all arrive as strings), so they are read from the request's data
+  (`afb_req_v4_parameters`) as JSON;
 * internal calls: `libafb.callasync` releases the call's arguments once more after libafb
   took them (a double release that crashes the called verb), so calls are made with
   `afb_api_v4_call_hookable` and JSON-text arguments;
@@ -91,6 +94,8 @@ class Glue:
                                   ctypes.POINTER(ctypes.c_void_p))
         self._data_pointer = _function(lib.afb_data_ro_pointer, ctypes.c_void_p, ctypes.c_void_p)
         self._data_unref = _function(lib.afb_data_unref, None, ctypes.c_void_p)
+        self._parameters = _function(lib.afb_req_v4_parameters, ctypes.c_uint, ctypes.c_void_p,
+                                     ctypes.POINTER(ctypes.POINTER(ctypes.c_void_p)))
         self._check = _function(lib.afb_perm_check_async, None, ctypes.c_char_p, ctypes.c_char_p,
                                 ctypes.c_char_p, ctypes.c_char_p, CHECK_CALLBACK, ctypes.c_void_p)
         self._call_done = CALL_CALLBACK(self._called)  # one trampoline for the process's life
@@ -127,6 +132,13 @@ class Glue:
             raise MemoryError("libafb could not allocate the reply")
         request = ctypes.c_void_p.from_address(request_handle + REQUEST_AFB_OFFSET).value
         self._reply(request, status, 1, data)
+
+    def arguments(self, request_capsule: Any) -> list[Any]:
+        """The request's arguments as JSON values (None for one that is not JSON)."""
+        request = ctypes.c_void_p.from_address(self.pointer(request_capsule) + REQUEST_AFB_OFFSET).value
+        params = ctypes.POINTER(ctypes.c_void_p)()
+        count = self._parameters(request, ctypes.byref(params))
+        return [self._value(params[index]) for index in range(count)]
 
     def call(self, caller_capsule: Any, api: str, verb: str, args: Any, done: CallDone) -> None:
         """Call api/verb with one JSON argument; `done(status, replies)` runs on a libafb thread."""

@@ -25,6 +25,7 @@ from types import ModuleType
 from typing import Any
 
 from afbspawn.afb.dispatch import HandlerRunner
+from afbspawn.afb.embedded.introspection import info_verb
 from afbspawn.afb.errors import Status
 from afbspawn.afb.host import (
     ApiSpec,
@@ -119,7 +120,7 @@ class LibafbHost(Host):
             return
         for key in [key for key in self._verbs if key[0] == spec.name]:
             del self._verbs[key]
-        for verb in spec.verbs:
+        for verb in with_info(spec):
             key = (spec.name, verb.name)
             self._verbs[key] = verb
             if key not in self._registered and verb.name != "info":
@@ -238,19 +239,19 @@ class LibafbHost(Host):
         return self._empty_root
 
     def _create_api(self, spec: ApiSpec) -> None:
-        for verb in spec.verbs:
+        verbs = with_info(spec)
+        for verb in verbs:
             self._verbs[(spec.name, verb.name)] = verb
             self._registered[(spec.name, verb.name)] = verb.permission
-        verbs = [self._verb_config(spec.name, verb) for verb in spec.verbs if verb.name != "info"]
-        config: dict[str, Any] = {"uid": spec.name, "api": spec.name, "export": "public", "verbs": verbs}
+        config: dict[str, Any] = {"uid": spec.name, "api": spec.name, "export": "public",
+                                  "verbs": [self._verb_config(spec.name, verb) for verb in verbs if verb.name != "info"]}
         if spec.info is not None:
             config["info"] = spec.info
         if spec.name in self.options.exports:
             config["uri"] = self.options.exports[spec.name]
         handle = self._libafb.apicreate(self._keep(config))
-        own_info = next((verb for verb in spec.verbs if verb.name == "info"), None)
-        if own_info is not None:
-            self._glue.replace_info_verb(handle, self._callback(spec.name, own_info), own_info.info)
+        info = next(verb for verb in verbs if verb.name == "info")
+        self._glue.replace_info_verb(handle, self._callback(spec.name, info), info.info)
         self._handles[spec.name] = handle
         for event in self._events.pop(spec.name, []):
             event.create(handle)
@@ -267,15 +268,15 @@ class LibafbHost(Host):
     # -- libafb threads --------------------------------------------------------------------
     def _callback(self, api: str, verb: VerbSpec) -> Any:
         """The verb callback libafb calls on its threads: hand the request to asyncio."""
-        def callback(capsule: Any, *args: Any) -> Any:
+        def callback(capsule: Any, *_glue_args: Any) -> Any:  # lossy for scalars: read from the request
             current = self._verbs.get((api, verb.name))
             if current is None:  # removed by a reload
                 return (Status.UNKNOWN_VERB,)
             if current.permission and not self._checks(api, current):
                 return (Status.INSUFFICIENT_SCOPE,)
             try:
-                request = LibafbRequest(self._libafb, self._glue, capsule, api, verb.name, _one(args),
-                                        self._caller(capsule))
+                request = LibafbRequest(self._libafb, self._glue, capsule, api, verb.name,
+                                        _one(tuple(self._glue.arguments(capsule))), self._caller(capsule))
             except Exception:  # answered by the glue, never left hanging
                 log.exception("%s/%s: cannot take the request", api, verb.name)
                 return (Status.INTERNAL_ERROR,)
@@ -301,6 +302,14 @@ class LibafbHost(Host):
         assert self._loop is not None
         for spec in self._handlers[pattern]:
             self._loop.call_soon_threadsafe(self._runner.run_event, spec.handler, name, _one(data))
+
+
+def with_info(spec: ApiSpec) -> list[VerbSpec]:
+    """The API's verbs, with the embedded host's automatic `info` (devtools shape) when it has
+    none of its own: the glue's implicit one has another shape (a `callback` name, no usage)."""
+    if any(verb.name == "info" for verb in spec.verbs):
+        return list(spec.verbs)
+    return [*spec.verbs, info_verb(spec)]
 
 
 def call_reply(status: int, replies: tuple[Any, ...]) -> Reply:
