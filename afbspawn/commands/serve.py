@@ -69,7 +69,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--trap-faults", nargs="?", const="yes", help="accepted for compatibility; no effect")
     p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                    help="browser Origin allowed to open WebSockets (repeatable; '*' = any)")
-    p.add_argument("--permissions", metavar="FILE", help="permission policy (YAML or JSON)")
+    p.add_argument("--permissions", metavar="FILE",
+                   help="permission policy (YAML or JSON); with it, the embedded host serves spawn-admin/reload")
+    p.add_argument("--admin", action="store_true",
+                   help="libafb host: serve spawn-admin/reload, guarded by urn:afb-spawn:reload "
+                        "through the framework's permission backend")
     p.add_argument("--cgroup-root", metavar="DIR", default=None,
                    help="writable cgroup2 directory holding this binder's task groups "
                         "(default: $AFB_SPAWN_CGROUP_ROOT, else the binder's own cgroup)")
@@ -197,6 +201,9 @@ async def serve(args: argparse.Namespace, verbosity: int) -> int:
         return await serve_libafb(args, verbosity, config_paths(args))
     if args.ws_server:
         raise ValueError("--ws-server exports through the AFB framework: it needs --host libafb")
+    if args.admin:
+        raise ValueError("--admin is a libafb-host option: the embedded host serves spawn-admin/reload "
+                         "with a --permissions policy granting urn:afb-spawn:reload")
     reloader = Reloader()
     stop = arm_signals(reloader)  # armed first: a signal during start-up still stops cleanly
     binder = EmbeddedBinder(binder_options(args))

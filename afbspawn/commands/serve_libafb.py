@@ -77,8 +77,9 @@ async def serve_libafb(args: argparse.Namespace, verbosity: int, config_paths: l
     root.addHandler(handler)
     host = LibafbHost(libafb, options)
     reloader = Reloader()
-    # SIGHUP reloads; spawn-admin/reload needs the embedded binder's --permissions policy
-    reloader.binding = await attach(host, config_paths, verbosity, args.max_tasks)
+    # SIGHUP reloads; spawn-admin/reload only on request: a framework without a permission
+    # backend grants every permission (docs/hosts.md)
+    reloader.binding = await attach(host, config_paths, verbosity, args.max_tasks, admin=args.admin)
     missing = sorted(set(options.exports) - set(host.api_names))
     if missing:
         raise StartupError(f"--ws-server: no API named {missing[0]!r} (APIs: {', '.join(host.api_names) or 'none'})")

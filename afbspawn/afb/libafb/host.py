@@ -68,6 +68,8 @@ class LibafbHost(Host):
         self._specs: dict[str, ApiSpec] = {}
         self._verbs: dict[tuple[str, str], VerbSpec] = {}  # what each registered verb runs now (reload)
         self._registered: set[tuple[str, str]] = set()  # verbs libafb knows
+        self._added: dict[str, dict[str, Any]] = {}  # by API: verbs added by reloads (static table)
+        self._auths: dict[str, int] = {}  # permission -> libafb's compiled auth of a verb requiring it
         self._handles: dict[str, Any] = {}
         self._events: dict[str, list[LibafbEvent]] = {}
         self._handlers: dict[str, list[EventHandlerSpec]] = {}
@@ -90,8 +92,6 @@ class LibafbHost(Host):
 
     # -- Host interface ------------------------------------------------------------------
     def add_api(self, spec: ApiSpec) -> None:
-        if self._binder is not None:
-            raise RuntimeError(f"API {spec.name!r}: libafb APIs are all declared before the binder starts")
         if not spec.name or "/" in spec.name:
             raise ValueError(f"invalid API name {spec.name!r}")
         if spec.name in self._specs or spec.name in ("monitor", self.options.name):
@@ -100,27 +100,46 @@ class LibafbHost(Host):
         twice = {name for name in names if names.count(name) > 1}
         if twice:
             raise ValueError(f"API {spec.name!r}: verb {min(twice)!r} registered twice")
+        if self._binder is not None and spec.event_handlers:
+            raise ValueError(f"API {spec.name!r}: event handlers are declared before the binder starts "
+                             "(libafb); restart the binder to add this config")
         self._specs[spec.name] = spec
         for handler in spec.event_handlers:
             self._handlers.setdefault(handler.pattern, []).append(handler)
+        if self._binder is not None:  # a config added by a live reload
+            self._create_api(spec)
 
     def update_api(self, spec: ApiSpec) -> None:
         """Live reload: registered verbs run their new handlers, missing ones answer unknown-verb,
-        new ones are added through libafb's `verbadd`."""
+        new ones join the API's static verb table (libafb sealed the API: glue.py)."""
         if spec.name not in self._specs:
             raise KeyError(spec.name)
         if self._binder is None:
             self._specs[spec.name] = spec
             return
+        added = self._added.setdefault(spec.name, {})
+        fresh = {verb.name: verb for verb in spec.verbs
+                 if (spec.name, verb.name) not in self._registered and verb.name not in added}
+        auths = {name: self._auth(spec.name, verb) for name, verb in fresh.items()}  # refuses before any change
         for key in [key for key in self._verbs if key[0] == spec.name]:
             del self._verbs[key]
         for verb in spec.verbs:
-            known = (spec.name, verb.name) in self._registered
             self._verbs[(spec.name, verb.name)] = verb
-            if not known and verb.name != "info":
-                self._libafb.verbadd(self._handles[spec.name], self._keep(self._verb_config(spec.name, verb)))
-                self._registered.add((spec.name, verb.name))
+        if fresh:
+            for name, verb in fresh.items():
+                added[name] = (name, self._callback(spec.name, verb), verb.info, auths[name])
+            self._glue.set_static_verbs(self._handles[spec.name], list(added.values()))
         self._specs[spec.name] = spec
+
+    def _auth(self, api: str, verb: VerbSpec) -> int | None:
+        """The libafb auth guarding an added verb: one of a verb registered with the same permission."""
+        if not verb.permission:
+            return None
+        auth = self._auths.get(verb.permission)
+        if auth is None:
+            raise ValueError(f"API {api!r}: verb {verb.name!r} needs permission {verb.permission!r}, which "
+                             "the binder did not declare at start (libafb): restart the binder to add it")
+        return auth
 
     def new_event(self, api: str, name: str) -> Event:
         event = LibafbEvent(self._libafb, self._glue, api, name)
@@ -233,6 +252,12 @@ class LibafbHost(Host):
         if spec.name in self.options.exports:
             config["uri"] = self.options.exports[spec.name]
         handle = self._libafb.apicreate(self._keep(config))
+        self._glue.locate_verb_tables(handle)
+        for verb in spec.verbs:
+            if verb.permission and verb.permission not in self._auths:
+                auth = self._glue.auth_of(handle, verb.name)
+                if auth:
+                    self._auths[verb.permission] = auth
         own_info = next((verb for verb in spec.verbs if verb.name == "info"), None)
         if own_info is not None:
             self._glue.replace_info_verb(handle, self._callback(spec.name, own_info), own_info.info)
