@@ -41,8 +41,8 @@ def echo(uid: str, text: str) -> dict[str, Any]:
 
 SLOW = {"uid": "slow", "encoder": "line", "exec": {"cmdpath": "/bin/sh", "args": ["-c", "sleep 1.5; echo after"]}}
 GONE = {"uid": "gone", "exec": {"cmdpath": "/bin/sleep", "args": ["60"]}}
-V1 = config([SLOW, GONE, echo("change", "v1")])
-V2 = config([SLOW, echo("change", "v2"), echo("new", "fresh")])
+V1 = config([SLOW, GONE, echo("change", "v1"), echo("stay", "same")])
+V2 = config([SLOW, echo("change", "v2"), echo("stay", "same"), echo("new", "fresh")])  # stay only moved
 
 
 @dataclass
@@ -112,7 +112,7 @@ def test_reload_while_tasks_run(live: Live) -> None:
             listed = (await client.call(API, "gone", {"action": "list"}))[1]["response"]
             assert [entry["pid"] for entry in listed] == [gone]
             verbs = [v["verb"] for v in (await client.call(API, "info"))[1]["response"]["groups"][0]["verbs"]]
-            assert verbs == ["slow", "change", "new"]
+            assert verbs == ["slow", "change", "stay", "new"]
             if live.host == "embedded":  # the framework's monitor names APIs; their `info` describes them
                 apis = (await client.call("monitor", "get", {"apis": [API]}))[1]["response"]["apis"][API]
                 assert "/new" in apis["paths"] and "/gone" in apis["paths"]  # gone stays while its task runs

@@ -246,7 +246,11 @@ class LibafbHost(Host):
             self._verbs[(spec.name, verb.name)] = verb
             self._registered.add((spec.name, verb.name))
         verbs = [self._verb_config(spec.name, verb) for verb in spec.verbs if verb.name != "info"]
-        config: dict[str, Any] = {"uid": spec.name, "api": spec.name, "export": "public", "verbs": verbs}
+        # noconcurrency: libafb runs the API's verb callbacks one at a time, in the order the calls
+        # arrived (they only hand the request to asyncio); otherwise its threads race and
+        # starts sent in order reach a command's queue in any order
+        config: dict[str, Any] = {"uid": spec.name, "api": spec.name, "export": "public", "verbs": verbs,
+                                  "noconcurrency": True}
         if spec.info is not None:
             config["info"] = spec.info
         if spec.name in self.options.exports:
