@@ -58,7 +58,7 @@ class Client:
         self.pending[str(self.ids)] = future
         await self.ws.send_str(json.dumps([2, str(self.ids), verb, args] + ([token] if token else [])))
         if show:
-            self.out(f"{self.name}> {verb} {json.dumps(args)}")
+            self.out(f"{self.name}> {verb} {json.dumps(args)}" + (f"   (token {token})" if token else ""))
         frame = await future
         return self.show_reply(frame) if show else frame[2]
 
@@ -156,7 +156,7 @@ async def scenario(host: str, port: int, config: Path, out: Callable[[str], None
         await a.until(is_final)
 
         section("Concurrency")
-        sends = [a.call(f"features/build", {"what": what}, show=False) for what in ("one", "two", "three", "four")]
+        sends = [a.call("features/build", {"what": what}, show=False) for what in ("one", "two", "three", "four")]
         for what, reply in zip(("one", "two", "three", "four"), await asyncio.gather(*sends)):
             out(f"A> features/build {json.dumps({'what': what})}")
             a.show_reply([3 if "response" in reply else 4, "", reply])

@@ -254,3 +254,39 @@ def test_reload_adds_and_removes_a_whole_config(host: str, as_nobody: Callable[.
             run(scenario())
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def guarded(uid: str, permission: str) -> dict[str, Any]:
+    return {**echo(uid, uid), "privilege": permission}
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_reload_adds_guarded_verbs_and_libafb_refuses_a_new_permission(host: str,
+                                                                      as_nobody: Callable[..., list[str]]) -> None:
+    """An added verb keeps its permission; libafb declares permissions at start, so a permission
+    first seen in a reload is refused there (the running config stays)."""
+    first = config([guarded("one", "urn:afb-spawn:test:known")])
+    with admin_binder(host, as_nobody, first) as live:
+        async def scenario() -> None:
+            async with await AfbClient.connect(f"ws://127.0.0.1:{live.port}/api") as client:
+                live.path.write_text(json.dumps(config([guarded("one", "urn:afb-spawn:test:known"),
+                                                        guarded("two", "urn:afb-spawn:test:known")])))
+                code, envelope = await client.call("spawn-admin", "reload", None, token=TOKEN)
+                assert code == 3 and envelope["response"][API]["added"] == ["two"], envelope
+                if host == "libafb":  # the framework's backend (none here) grants it: the verb runs
+                    assert (await client.call(API, "two"))[1]["response"]["stdout"] == ["two"]
+                else:  # the token policy does not grant it
+                    assert (await client.call(API, "two"))[1]["request"]["status"] == "insufficient-scope"
+                live.path.write_text(json.dumps(config([guarded("one", "urn:afb-spawn:test:known"),
+                                                        guarded("three", "urn:afb-spawn:test:new")])))
+                code, envelope = await client.call("spawn-admin", "reload", None, token=TOKEN)
+                if host == "embedded":
+                    assert code == 3 and envelope["response"][API]["added"] == ["three"], envelope
+                    return
+                info = envelope["request"]["info"]
+                assert code == 4 and info.startswith("reload refused, the running config stays: "), envelope
+                assert "permission 'urn:afb-spawn:test:new' is new" in info and "restart the binder" in info
+                assert (await client.call(API, "two"))[1]["response"]["stdout"] == ["two"]  # still the old config
+                assert (await client.call(API, "three"))[1]["request"]["status"] == "unknown-verb"
+
+        run(scenario())

@@ -120,7 +120,7 @@ class LibafbHost(Host):
         added = self._added.setdefault(spec.name, {})
         fresh = {verb.name: verb for verb in spec.verbs
                  if (spec.name, verb.name) not in self._registered and verb.name not in added}
-        auths = {name: self._auth(spec.name, verb) for name, verb in fresh.items()}  # refuses before any change
+        auths = {name: self._auth(spec.name, verb) for name, verb in fresh.items()}
         for key in [key for key in self._verbs if key[0] == spec.name]:
             del self._verbs[key]
         for verb in spec.verbs:
@@ -130,6 +130,10 @@ class LibafbHost(Host):
                 added[name] = (name, self._callback(spec.name, verb), verb.info, auths[name])
             self._glue.set_static_verbs(self._handles[spec.name], list(added.values()))
         self._specs[spec.name] = spec
+
+    def new_permissions_refused(self, permissions: set[str]) -> set[str]:
+        """libafb declares the ACLs of permissions only when the binder is created."""
+        return set() if self._binder is None else permissions - set(self._auths)
 
     def _auth(self, api: str, verb: VerbSpec) -> int | None:
         """The libafb auth guarding an added verb: one of a verb registered with the same permission."""
