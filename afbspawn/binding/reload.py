@@ -13,7 +13,13 @@ from typing import Any
 
 from afbspawn.afb.errors import Status
 from afbspawn.afb.host import ApiSpec, Host, Request, VerbSpec
-from afbspawn.binding.api import ApiState, Toolkit, api_permissions, config_error, load_prepared
+from afbspawn.binding.api import (
+    ApiState,
+    Toolkit,
+    api_permissions,
+    config_error,
+    load_prepared,
+)
 from afbspawn.binding.prepare import PreparedApi
 from afbspawn.config.model import Api
 from afbspawn.tasks.site import CommandSite, Launcher
@@ -93,7 +99,7 @@ class SpawnBinding:
                 refused = self.host.new_permissions_refused(api_permissions(api))
                 if refused:
                     raise config_error(api, ValueError(
-                        f"permission {sorted(refused)[0]!r} is new: this host declares permissions at "
+                        f"permission {min(refused)!r} is new: this host declares permissions at "
                         "start, restart the binder to add it"))
         except BaseException:
             for *_, sites in staged:

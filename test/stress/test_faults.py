@@ -20,7 +20,9 @@ from conftest import free_port
 from livebinder import api_config, live_binder, scaled
 
 API = "flt"
-MARK = "6071"  # `sleep 6071`: how the tasks' processes are found in /proc
+# `sleep MARK`: how the tasks' processes are found in /proc; unique to this test process, so
+# that suites running at the same time on the machine do not see each other's tasks
+MARK = str(1_000_000 + os.getpid())
 FLOOD = scaled(50_000_000, 1_000_000_000)  # bytes on stdout
 LINE = 400  # bytes per line of the flood, newline included
 
@@ -68,25 +70,27 @@ def test_nothing_survives_the_binder(tmp_path: Path, signum: int) -> None:
     binder = start_binder([sys.executable, "-m", "afbspawn", "--config",
                            str(tmp_path / "api.json"), "-p", str(port)], cwd=tmp_path)
 
-    async def start_three() -> None:
-        async with await AfbClient.connect(f"ws://127.0.0.1:{port}/api") as client:
-            for _ in range(3):
-                assert (await client.call(API, "hold", {"action": "start"}))[0] == 3
-    run(start_three())
-    deadline = time.monotonic() + 10
-    while len(marked()) < 6 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(marked()) >= 6  # three tasks, each a sleep and a background sleep
-    binder.process.send_signal(signum)
-    binder.process.wait(30)
-    if signum == signal.SIGKILL:  # nothing ran to clean up: the next binder ends the dead one's tasks
-        binder = start_binder([sys.executable, "-m", "afbspawn", "--config", str(tmp_path / "api.json"),
-                               "-p", str(free_port())], cwd=tmp_path)
-    deadline = time.monotonic() + 10
-    while marked() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert marked() == []
-    binder.stop()
+    try:
+        async def start_three() -> None:
+            async with await AfbClient.connect(f"ws://127.0.0.1:{port}/api") as client:
+                for _ in range(3):
+                    assert (await client.call(API, "hold", {"action": "start"}))[0] == 3
+        run(start_three())
+        deadline = time.monotonic() + 10
+        while len(marked()) < 6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(marked()) >= 6  # three tasks, each a sleep and a background sleep
+        binder.process.send_signal(signum)
+        binder.process.wait(30)
+        if signum == signal.SIGKILL:  # nothing ran to clean up: the next binder ends the dead one's tasks
+            binder = start_binder([sys.executable, "-m", "afbspawn", "--config", str(tmp_path / "api.json"),
+                                   "-p", str(free_port())], cwd=tmp_path)
+        deadline = time.monotonic() + 10
+        while marked() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert marked() == []
+    finally:  # a failure leaves no binder behind (its tasks would be the next run's)
+        binder.stop()
 
 
 def test_flood_on_stdout_reaches_a_reader_whole_and_the_binder_serves_others() -> None:
