@@ -290,3 +290,31 @@ def test_reload_adds_guarded_verbs_and_libafb_refuses_a_new_permission(host: str
                 assert (await client.call(API, "three"))[1]["request"]["status"] == "unknown-verb"
 
         run(scenario())
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_a_config_added_live_handles_events_of_another_api(host: str, as_nobody: Callable[..., list[str]]) -> None:
+    """A config appearing at a reload runs its onload (subscribe to another API) and its
+    `events` handlers serve at once (libafb: a handler registered while the binder runs)."""
+    from test_event_handlers import SOURCE, WATCHER, recorded
+
+    def unprivileged(config: dict[str, Any]) -> dict[str, Any]:  # this binder already runs as nobody
+        return {**config, "sandboxes": [{k: v for k, v in box.items() if k != "acls"} for box in config["sandboxes"]]}
+
+    folder = Path(tempfile.mkdtemp(prefix="afbspawn-watch-"))
+    (folder / "keep.json").write_text(json.dumps(config([echo("hi", "kept")]) | {"metadata": {"uid": "keep",
+                                                                                             "api": "keep"}}))
+    subprocess.run(["chmod", "-R", "a+rX", str(folder)], check=True)
+    try:
+        with admin_binder(host, as_nobody, unprivileged(SOURCE), "--config", str(folder)) as live:
+            async def scenario() -> list[Any]:
+                (folder / "watch.json").write_text(json.dumps(unprivileged(WATCHER)))
+                (folder / "watch.json").chmod(0o644)
+                async with await AfbClient.connect(f"ws://127.0.0.1:{live.port}/api") as client:
+                    code, envelope = await client.call("spawn-admin", "reload", None, token=TOKEN)
+                    assert code == 3 and envelope["response"]["watch"]["api"] == "added", envelope
+                return await recorded(live.port)
+
+            assert run(scenario()) == ["data", "data", "final-event"]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

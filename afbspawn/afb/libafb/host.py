@@ -100,14 +100,15 @@ class LibafbHost(Host):
         twice = {name for name in names if names.count(name) > 1}
         if twice:
             raise ValueError(f"API {spec.name!r}: verb {min(twice)!r} registered twice")
-        if self._binder is not None and spec.event_handlers:
-            raise ValueError(f"API {spec.name!r}: event handlers are declared before the binder starts "
-                             "(libafb); restart the binder to add this config")
         self._specs[spec.name] = spec
+        fresh = [pattern for pattern in dict.fromkeys(h.pattern for h in spec.event_handlers)
+                 if pattern not in self._handlers]
         for handler in spec.event_handlers:
             self._handlers.setdefault(handler.pattern, []).append(handler)
         if self._binder is not None:  # a config added by a live reload
             self._create_api(spec)
+            for pattern in fresh:
+                self._add_event_handler(pattern)
 
     def update_api(self, spec: ApiSpec) -> None:
         """Live reload: registered verbs run their new handlers, missing ones answer unknown-verb,
@@ -178,8 +179,7 @@ class LibafbHost(Host):
             for spec in self._specs.values():
                 self._create_api(spec)
             for pattern in self._handlers:  # one libafb handler per pattern (it refuses a second one)
-                self._libafb.evthandler(self._binder, self._keep({"pattern": pattern,
-                                                                   "callback": self._event_callback}), pattern)
+                self._add_event_handler(pattern)
         except (RuntimeError, SystemError) as error:  # the framework's reason is on stderr
             raise StartupError(f"the AFB framework refused the configuration: {error}") from None
         ready: asyncio.Future[None] = self._loop.create_future()
@@ -239,6 +239,10 @@ class LibafbHost(Host):
         if permissions:
             config["acls"] = {permission: permission for permission in sorted(permissions)}
         return config
+
+    def _add_event_handler(self, pattern: str) -> None:
+        self._libafb.evthandler(self._binder, self._keep({"pattern": pattern, "callback": self._event_callback}),
+                                pattern)
 
     def _no_static_root(self) -> str:
         """libafb always serves a root (default: the working directory); give it an empty one."""
