@@ -7,7 +7,11 @@ it to asyncio with `call_soon_threadsafe`; replies, pushes and calls made from a
 queued in libafb and its loop is woken. Nothing ever blocks one side waiting for the other.
 
 libafb wants everything declared before the binder starts (the ACLs of the permissions,
-then the APIs), so `add_api` only records; `start` creates the binder and the APIs.
+then the APIs), so `add_api` only records until `start` creates the binder and the APIs;
+after that (a live reload) it creates the API at once.
+A verb's required permission is served only when the framework's backend enforces it
+(afbspawn.afb.libafb.permissions); until that is known, and wherever it is not, such a
+verb is refused to every caller.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from types import ModuleType
 from typing import Any
 
 from afbspawn.afb.dispatch import HandlerRunner
+from afbspawn.afb.embedded.introspection import info_verb
 from afbspawn.afb.errors import Status
 from afbspawn.afb.host import (
     ApiSpec,
@@ -35,6 +40,7 @@ from afbspawn.afb.host import (
 )
 from afbspawn.afb.libafb.events import LibafbEvent
 from afbspawn.afb.libafb.glue import Glue
+from afbspawn.afb.libafb.permissions import backend_enforces, refusal
 from afbspawn.afb.libafb.request import LibafbRequest
 
 log = logging.getLogger("afbspawn.afb")
@@ -67,7 +73,7 @@ class LibafbHost(Host):
         self._glue = Glue(libafb)
         self._specs: dict[str, ApiSpec] = {}
         self._verbs: dict[tuple[str, str], VerbSpec] = {}  # what each registered verb runs now (reload)
-        self._registered: set[tuple[str, str]] = set()  # verbs libafb knows
+        self._registered: dict[tuple[str, str], str | None] = {}  # verbs libafb knows: the permission it checks
         self._added: dict[str, dict[str, Any]] = {}  # by API: verbs added by reloads (static table)
         self._auths: dict[str, int] = {}  # permission -> libafb's compiled auth of a verb requiring it
         self._handles: dict[str, Any] = {}
@@ -79,6 +85,7 @@ class LibafbHost(Host):
         self._binder: Any = None
         self._thread: threading.Thread | None = None
         self._empty_root: str | None = None
+        self._permissions_enforced = False  # known once started: the backend denied the probe
         self.urls: list[str] = []
 
     @property
@@ -118,17 +125,22 @@ class LibafbHost(Host):
         if self._binder is None:
             self._specs[spec.name] = spec
             return
+        verbs = with_info(spec)
         added = self._added.setdefault(spec.name, {})
-        fresh = {verb.name: verb for verb in spec.verbs
-                 if (spec.name, verb.name) not in self._registered and verb.name not in added}
+        fresh = {verb.name: verb for verb in verbs if (spec.name, verb.name) not in self._registered}
         auths = {name: self._auth(spec.name, verb) for name, verb in fresh.items()}
         for key in [key for key in self._verbs if key[0] == spec.name]:
             del self._verbs[key]
-        for verb in spec.verbs:
-            self._verbs[(spec.name, verb.name)] = verb
+        for verb in verbs:
+            key = (spec.name, verb.name)
+            self._verbs[key] = verb
+            if key not in fresh and verb.permission and verb.permission != self._registered.get(key):
+                log.warning("%s/%s: its new permission %s takes effect at restart; refused to every caller "
+                            "until then", spec.name, verb.name, verb.permission)
         if fresh:
             for name, verb in fresh.items():
                 added[name] = (name, self._callback(spec.name, verb), verb.info, auths[name])
+                self._registered[(spec.name, name)] = verb.permission
             self._glue.set_static_verbs(self._handles[spec.name], list(added.values()))
         self._specs[spec.name] = spec
 
@@ -187,6 +199,10 @@ class LibafbHost(Host):
         self._thread.start()
         await ready
         self._glue.set_max_jobs(self.options.max_jobs)  # after the scheduler set its own bound
+        self._permissions_enforced = await backend_enforces(self._glue)
+        required = self._required_permissions()
+        if required and not self._permissions_enforced:
+            raise StartupError(refusal(required))
         for spec in self._specs.values():
             if spec.on_ready is not None:
                 try:
@@ -223,9 +239,12 @@ class LibafbHost(Host):
         self._kept.append(value)
         return value
 
+    def _required_permissions(self) -> set[str]:
+        return {verb.permission for spec in self._specs.values() for verb in spec.verbs if verb.permission}
+
     def _binder_config(self) -> dict[str, Any]:
         options = self.options
-        permissions = {verb.permission for spec in self._specs.values() for verb in spec.verbs if verb.permission}
+        permissions = self._required_permissions()
         config: dict[str, Any] = {"uid": options.name, "verbose": max(0, options.verbose),
                                   "port": options.port, "rootapi": options.rootapi,
                                   "roothttp": options.roothttp or self._no_static_root()}
@@ -250,29 +269,28 @@ class LibafbHost(Host):
         return self._empty_root
 
     def _create_api(self, spec: ApiSpec) -> None:
-        for verb in spec.verbs:
+        verbs = with_info(spec)
+        for verb in verbs:
             self._verbs[(spec.name, verb.name)] = verb
-            self._registered.add((spec.name, verb.name))
-        verbs = [self._verb_config(spec.name, verb) for verb in spec.verbs if verb.name != "info"]
+            self._registered[(spec.name, verb.name)] = verb.permission
         # noconcurrency: libafb runs the API's verb callbacks one at a time, in the order the calls
         # arrived (they only hand the request to asyncio); otherwise its threads race and
         # starts sent in order reach a command's queue in any order
-        config: dict[str, Any] = {"uid": spec.name, "api": spec.name, "export": "public", "verbs": verbs,
-                                  "noconcurrency": True}
+        config: dict[str, Any] = {"uid": spec.name, "api": spec.name, "export": "public", "noconcurrency": True,
+                                  "verbs": [self._verb_config(spec.name, verb) for verb in verbs if verb.name != "info"]}
         if spec.info is not None:
             config["info"] = spec.info
         if spec.name in self.options.exports:
             config["uri"] = self.options.exports[spec.name]
         handle = self._libafb.apicreate(self._keep(config))
         self._glue.locate_verb_tables(handle)
-        for verb in spec.verbs:
+        for verb in verbs:
             if verb.permission and verb.permission not in self._auths:
                 auth = self._glue.auth_of(handle, verb.name)
                 if auth:
                     self._auths[verb.permission] = auth
-        own_info = next((verb for verb in spec.verbs if verb.name == "info"), None)
-        if own_info is not None:
-            self._glue.replace_info_verb(handle, self._callback(spec.name, own_info), own_info.info)
+        info = next(verb for verb in verbs if verb.name == "info")
+        self._glue.replace_info_verb(handle, self._callback(spec.name, info), info.info)
         self._handles[spec.name] = handle
         for event in self._events.pop(spec.name, []):
             event.create(handle)
@@ -289,13 +307,15 @@ class LibafbHost(Host):
     # -- libafb threads --------------------------------------------------------------------
     def _callback(self, api: str, verb: VerbSpec) -> Any:
         """The verb callback libafb calls on its threads: hand the request to asyncio."""
-        def callback(capsule: Any, *args: Any) -> Any:
+        def callback(capsule: Any, *_glue_args: Any) -> Any:  # lossy for scalars: read from the request
             current = self._verbs.get((api, verb.name))
             if current is None:  # removed by a reload
                 return (Status.UNKNOWN_VERB,)
+            if current.permission and not self._checks(api, current):
+                return (Status.INSUFFICIENT_SCOPE,)
             try:
-                request = LibafbRequest(self._libafb, self._glue, capsule, api, verb.name, _one(args),
-                                        self._caller(capsule))
+                request = LibafbRequest(self._libafb, self._glue, capsule, api, verb.name,
+                                        _one(tuple(self._glue.arguments(capsule))), self._caller(capsule))
             except Exception:  # answered by the glue, never left hanging
                 log.exception("%s/%s: cannot take the request", api, verb.name)
                 return (Status.INTERNAL_ERROR,)
@@ -305,6 +325,11 @@ class LibafbHost(Host):
                 request.reply(Status.NOT_AVAILABLE, None, "afb-spawn is stopping")
             return None
         return callback
+
+    def _checks(self, api: str, verb: VerbSpec) -> bool:
+        """Whether libafb checked `verb`'s permission before calling it: its backend enforces
+        permissions and the verb was registered with this one (a reload cannot change it)."""
+        return self._permissions_enforced and self._registered.get((api, verb.name)) == verb.permission
 
     def _caller(self, capsule: Any) -> Caller:
         """The session only: `clientinfo(rqt)` without a key fails in afb-libpython 2.3, and a
@@ -316,6 +341,14 @@ class LibafbHost(Host):
         assert self._loop is not None
         for spec in self._handlers[pattern]:
             self._loop.call_soon_threadsafe(self._runner.run_event, spec.handler, name, _one(data))
+
+
+def with_info(spec: ApiSpec) -> list[VerbSpec]:
+    """The API's verbs, with the embedded host's automatic `info` (devtools shape) when it has
+    none of its own: the glue's implicit one has another shape (a `callback` name, no usage)."""
+    if any(verb.name == "info" for verb in spec.verbs):
+        return list(spec.verbs)
+    return [*spec.verbs, info_verb(spec)]
 
 
 def call_reply(status: int, replies: tuple[Any, ...]) -> Reply:
