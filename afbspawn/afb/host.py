@@ -186,10 +186,6 @@ class Host(abc.ABC):
         event handlers (ApiSpec.event_handlers), not a client.
         """
 
-    def new_permissions_refused(self, permissions: set[str]) -> set[str]:
-        """Those of `permissions` a live reload cannot introduce on this host (none by default)."""
-        return set()
-
     @abc.abstractmethod
     def update_api(self, spec: ApiSpec) -> None:
         """Live reload: the registered API `spec.name` now has exactly `spec`'s verbs and info

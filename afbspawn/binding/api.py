@@ -89,14 +89,6 @@ def load_prepared(config_paths: Sequence[str], toolkit: Toolkit, *,
                         toolkit.find_factory)
 
 
-def api_permissions(api: Api) -> set[str]:
-    """Every permission the verbs of `api` require (its commands', extra actions', exec's)."""
-    wanted = {command.privilege for _, command in api.commands}
-    wanted |= {action.privilege for action in api.extra}
-    wanted |= {sandbox.privilege for sandbox in api.sandboxes if sandbox.allow_exec}
-    return {permission for permission in wanted if permission}
-
-
 def config_error(api: Api, error: Exception) -> ConfigError:
     """An error met while building the verbs (e.g. an extra action), as a config error naming the file."""
     return ConfigError([Problem(api.source, "", f"api {api.name}: {error}")])

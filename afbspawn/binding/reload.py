@@ -16,8 +16,6 @@ from afbspawn.afb.host import ApiSpec, Host, Request, VerbSpec
 from afbspawn.binding.api import (
     ApiState,
     Toolkit,
-    api_permissions,
-    config_error,
     load_prepared,
 )
 from afbspawn.binding.prepare import PreparedApi
@@ -96,11 +94,6 @@ class SpawnBinding:
                 state = self.apis.get(api.name) or ApiState(self.host, api, self.toolkit)
                 plans, sites = state.prepare(prepared)
                 staged.append((state, api, plans, sites))
-                refused = self.host.new_permissions_refused(api_permissions(api))
-                if refused:
-                    raise config_error(api, ValueError(
-                        f"permission {min(refused)!r} is new: this host declares permissions at "
-                        "start, restart the binder to add it"))
         except BaseException:
             for *_, sites in staged:
                 for site in sites.values():

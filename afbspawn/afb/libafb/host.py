@@ -140,22 +140,20 @@ class LibafbHost(Host):
         if fresh:
             for name, verb in fresh.items():
                 added[name] = (name, self._callback(spec.name, verb), verb.info, auths[name])
-                self._registered[(spec.name, name)] = verb.permission
+                self._registered[(spec.name, name)] = verb.permission if auths[name] else None  # None: unchecked
             self._glue.set_static_verbs(self._handles[spec.name], list(added.values()))
         self._specs[spec.name] = spec
 
-    def new_permissions_refused(self, permissions: set[str]) -> set[str]:
-        """libafb declares the ACLs of permissions only when the binder is created."""
-        return set() if self._binder is None else permissions - set(self._auths)
-
     def _auth(self, api: str, verb: VerbSpec) -> int | None:
-        """The libafb auth guarding an added verb: one of a verb registered with the same permission."""
+        """The libafb auth guarding an added verb: one of a verb registered with the same
+        permission. A permission the binder did not declare at start has none (libafb declares
+        ACLs when the binder is created): the verb is then refused to every caller until a restart."""
         if not verb.permission:
             return None
         auth = self._auths.get(verb.permission)
         if auth is None:
-            raise ValueError(f"API {api!r}: verb {verb.name!r} needs permission {verb.permission!r}, which "
-                             "the binder did not declare at start (libafb): restart the binder to add it")
+            log.warning("%s/%s: its permission %s is new: the verb is refused to every caller until a restart",
+                        api, verb.name, verb.permission)
         return auth
 
     def new_event(self, api: str, name: str) -> Event:
