@@ -57,8 +57,9 @@ class ProcessGroup:
 
     path: Path | None = None
 
-    def __init__(self, pgid: int) -> None:
+    def __init__(self, pgid: int, owner: Containment | None = None) -> None:
         self.pgid = pgid
+        self._owner = owner
 
     def kill(self) -> None:
         try:
@@ -76,6 +77,8 @@ class ProcessGroup:
         return False
 
     def remove(self) -> bool:
+        if self._owner is not None:
+            self._owner.live.discard(self)
         return True
 
     def peak_rss_kib(self) -> int | None:
@@ -171,7 +174,7 @@ class Containment:
 
     subtree: Path | None
     reason: str = ""
-    live: set[CgroupLeaf] = field(default_factory=set)
+    live: set[TaskGroup] = field(default_factory=set)  # every task not yet removed
 
     def describe(self) -> str:
         if self.subtree is None:
@@ -191,10 +194,16 @@ class Containment:
         self.live.add(leaf)
         return leaf
 
+    def new_process_group(self, pgid: int) -> ProcessGroup:
+        """A task without a leaf (no subtree here, or its sandbox has no group): kept until removed."""
+        group = ProcessGroup(pgid, self)
+        self.live.add(group)
+        return group
+
     def end_all(self) -> None:
-        """At the binder's exit: every task ended, every group removed."""
-        for leaf in list(self.live):
-            leaf.kill()
+        """At the binder's exit: every task ended (its leaf, else its process group), every group removed."""
+        for group in list(self.live):
+            group.kill()
         if self.subtree is not None and end_tree(self.subtree):
             self.live.clear()
 

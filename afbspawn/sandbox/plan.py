@@ -120,7 +120,9 @@ class SandboxPlan:
         finally:
             if cgroup_fd >= 0:
                 os.close(cgroup_fd)
-        return Child(pid, pidfd, leaf if leaf is not None else ProcessGroup(pid))
+        if leaf is not None:
+            return Child(pid, pidfd, leaf)
+        return Child(pid, pidfd, self.containment.new_process_group(pid) if self.containment else ProcessGroup(pid))
 
     def containment_gap(self) -> str | None:
         """Why a task's processes may outlive it here, or None when all of them end with it."""
