@@ -108,7 +108,10 @@ class SandboxPlan:
         if verbose >= 3:
             line = f"child({self.sandbox.uid})=> {bwrap_line(self.bwrap_command(cmdpath, argv))}\n"
             os.write(stderr_fd, line.encode())
-        leaf, cgroup_fd = self.cgroup.create_leaf() if self.cgroup else (None, -1)
+        try:
+            leaf, cgroup_fd = self.cgroup.create_leaf() if self.cgroup else (None, -1)
+        except OSError as e:  # e.g. the tree's cgroup.max.descendants is reached
+            raise LaunchError("create the task's cgroup leaf", e.errno or 0, str(e.filename or "")) from e
         try:
             pid, pidfd = native_launch(self.native, cmdpath, argv, stdout_fd, stderr_fd, cgroup_fd,
                                        [r.name for r in self.rlimits], stdin_fd=stdin_fd,
