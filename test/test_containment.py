@@ -22,7 +22,7 @@ from binderproc import Binder, start_binder
 from conftest import free_port, new_cgroup_root
 from hosts import HOSTS, host_args
 
-from afbspawn.sandbox.containment import end_tree, reap_leftovers, start_time
+from afbspawn.sandbox.containment import ROOT_ENV, end_tree, reap_leftovers, start_time
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: a cgroup2 group of the test's own")
 
@@ -69,6 +69,20 @@ def binder(host: list[str], workdir: Path, cgroup_root: Path) -> tuple[Binder, i
     process = start_binder([sys.executable, "-m", "afbspawn", *host, "--config", str(config(workdir)), "-p", str(port),
                             "--cgroup-root", str(cgroup_root)], cwd=workdir)
     return process, port
+
+
+def binder_inside(host: list[str], workdir: Path, group: Path) -> tuple[Binder, int]:
+    """A binder started in `group` (as a service manager starts it in its own cgroup) and given
+    no root: its own cgroup is where its tasks go."""
+    port = free_port()
+    enter = f'echo $$ > {group}/cgroup.procs && exec "$@"'
+    process = start_binder(["/bin/sh", "-c", enter, "sh", sys.executable, "-m", "afbspawn", *host,
+                            "--config", str(config(workdir)), "-p", str(port)], cwd=workdir, env={ROOT_ENV: ""})
+    return process, port
+
+
+def members(group: Path) -> list[int]:
+    return [int(pid) for pid in (group / "cgroup.procs").read_text().split()]
 
 
 def rest(port: int, verb: str, body: Any) -> Any:
@@ -195,3 +209,47 @@ def test_a_live_binders_subtree_is_never_touched(cgroup_root: Path) -> None:
     assert reap_leftovers(cgroup_root) == [reused_pid]
     assert (mine / "box" / "task-1").is_dir() and not reused_pid.exists()
     end_tree(mine)
+
+
+def test_a_binder_in_its_own_cgroup_moves_into_a_leaf_and_leaves_nothing(host: list[str], workdir: Path,
+                                                                         cgroup_root: Path) -> None:
+    """The no-internal-process rule: a non-root group hands controllers down only while no process
+    sits in it. A binder whose own cgroup holds its tasks moves itself into a leaf beside them,
+    and at SIGTERM back where it was, every group of its own removed."""
+    service = cgroup_root / "service"
+    service.mkdir()
+    process, port = binder_inside(host, workdir, service)
+    name = f"afb-spawn-{process.pid}-{start_time(process.pid)}"
+    try:
+        assert members(service) == [] and members(service / f"{name}.binder") == [process.pid]
+        rest(port, "daemon", {"action": "start"})
+        daemon = daemon_pid(workdir)
+        [leaf] = leaves(service)
+        assert leaf.parent == service / name / "box" and daemon in members(leaf)
+    finally:
+        process.stop()
+    assert process.process.returncode == 0
+    assert gone_within(daemon)
+    assert [p.name for p in service.iterdir() if p.is_dir()] == [] and members(service) == []
+
+
+def test_a_sigkilled_binder_leaf_goes_at_the_next_start(host: list[str], workdir: Path, cgroup_root: Path) -> None:
+    """A binder killed with SIGKILL leaves its (empty) leaf and its tasks' subtree; the next
+    binder started in the same cgroup ends and removes both."""
+    service = cgroup_root / "service"
+    service.mkdir()
+    first, port = binder_inside(host, workdir, service)
+    rest(port, "daemon", {"action": "start"})
+    daemon = daemon_pid(workdir)
+    first.process.kill()
+    first.process.wait()
+    dead = f"afb-spawn-{first.pid}-"
+    assert sorted(p.name.startswith(dead) for p in service.iterdir() if p.is_dir()) == [True, True]
+    second, _ = binder_inside(host, workdir, service)
+    try:
+        assert gone_within(daemon)
+        mine = f"afb-spawn-{second.pid}-{start_time(second.pid)}"
+        assert sorted(p.name for p in service.iterdir() if p.is_dir()) == [mine, f"{mine}.binder"]
+    finally:
+        second.stop()
+    assert [p.name for p in service.iterdir() if p.is_dir()] == []
