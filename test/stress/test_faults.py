@@ -20,7 +20,7 @@ from conftest import free_port
 from livebinder import api_config, live_binder, scaled
 
 API = "flt"
-MARK = "6071"  # `sleep 6071`: how the tasks' processes are found in /proc
+MARK = str(1_000_000 + os.getpid())  # `sleep MARK`: this run's tasks in /proc (not a parallel run's)
 FLOOD = scaled(50_000_000, 1_000_000_000)  # bytes on stdout
 LINE = 400  # bytes per line of the flood, newline included
 
@@ -72,21 +72,23 @@ def test_nothing_survives_the_binder(tmp_path: Path, signum: int) -> None:
         async with await AfbClient.connect(f"ws://127.0.0.1:{port}/api") as client:
             for _ in range(3):
                 assert (await client.call(API, "hold", {"action": "start"}))[0] == 3
-    run(start_three())
-    deadline = time.monotonic() + 10
-    while len(marked()) < 6 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(marked()) >= 6  # three tasks, each a sleep and a background sleep
-    binder.process.send_signal(signum)
-    binder.process.wait(30)
-    if signum == signal.SIGKILL:  # nothing ran to clean up: the next binder ends the dead one's tasks
-        binder = start_binder([sys.executable, "-m", "afbspawn", "--config", str(tmp_path / "api.json"),
-                               "-p", str(free_port())], cwd=tmp_path)
-    deadline = time.monotonic() + 10
-    while marked() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert marked() == []
-    binder.stop()
+    try:
+        run(start_three())
+        deadline = time.monotonic() + 10
+        while len(marked()) < 6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(marked()) >= 6  # three tasks, each a sleep and a background sleep
+        binder.process.send_signal(signum)
+        binder.process.wait(30)
+        if signum == signal.SIGKILL:  # nothing ran to clean up: the next binder ends the dead one's tasks
+            binder = start_binder([sys.executable, "-m", "afbspawn", "--config", str(tmp_path / "api.json"),
+                                   "-p", str(free_port())], cwd=tmp_path)
+        deadline = time.monotonic() + 10
+        while marked() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert marked() == []
+    finally:
+        binder.stop()  # a failed run leaves no binder behind (its tasks would hold the nobody user's nproc)
 
 
 def test_flood_on_stdout_reaches_a_reader_whole_and_the_binder_serves_others() -> None:
