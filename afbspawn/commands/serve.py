@@ -72,7 +72,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--permissions", metavar="FILE", help="permission policy (YAML or JSON)")
     p.add_argument("--cgroup-root", metavar="DIR", default=None,
                    help="writable cgroup2 directory holding this binder's task groups "
-                        "(default: $AFB_SPAWN_CGROUP_ROOT, else the binder's own cgroup)")
+                        "(default: $AFB_SPAWN_CGROUP_ROOT, else the binder's own cgroup, the binder then "
+                        "moving into a leaf of its own); both hosts")
     p.add_argument("--ws-maxlen", type=int, default=DEFAULT_WS_MAXLEN, metavar="BYTES",
                    help=f"maximum WebSocket frame (default {DEFAULT_WS_MAXLEN}; smaller values ignored)")
     limits = WsLimits()

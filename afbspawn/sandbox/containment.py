@@ -218,7 +218,8 @@ class Containment:
     def describe(self) -> str:
         if self.subtree is None:
             return f"each task is its process group only ({self.reason}): a process calling setsid escapes stop"
-        return f"each task in its own cgroup leaf under {self.subtree} (cgroup.kill ends all its processes)"
+        moved = f"; the binder itself moved into {self.binder_leaf.path}" if self.binder_leaf else ""
+        return f"each task in its own cgroup leaf under {self.subtree} (cgroup.kill ends all its processes){moved}"
 
     def new_leaf(self, group: Path) -> CgroupLeaf:
         leaf = CgroupLeaf(group / f"task-{next(_counter)}", self)
