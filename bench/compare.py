@@ -1,9 +1,11 @@
-"""afb-spawn against the C spawn-binding (and the launch floors), side by side in one run.
+"""afb-spawn against the C spawn-binding, the libafb host and the launch floors, in one run.
 
-Every server runs the same config on its own port, as nobody when we are root; each
-figure is measured on all of them in the same run, calls alternating between servers
-round by round so that the machine's load hits them alike. Prints a markdown table and
-writes every figure to bench/results/compare-<UTC time>.json.
+Every server runs the same config on its own port, as nobody when we are root; each figure
+is measured on all of them in the same run (latencies alternate between servers call by
+call, so that the machine's load hits them alike). Every measure is bounded (bench/measures.py):
+a server that crashes, stalls or loses output is reported so in its cell, restarted for the
+next rows, and the table always completes. Prints a markdown table and writes every figure
+to bench/results/compare-<UTC time>.json.
 
 Run: `make bench` (or .venv/bin/python bench/compare.py [--quick]). Asserts nothing.
 """
@@ -11,9 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
-import selectors
 import socket
 import statistics
 import subprocess
@@ -22,23 +24,24 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import configs
 import floors
+import measures
+from measures import API, MeasureError, Meter, Usage
+from report import C_NAME, LIBAFB_NAME, OURS, table
 from servers import Runtime, Server, libafb_host_argv, start_c, start_embedded
-from wsclient import MarkerCounter, WsClient, split_frames
 
 RESULTS = Path(__file__).resolve().parent / "results"
-API = configs.API
-C_NAME, LIBAFB_NAME = "C spawn-binding", "afb-spawn on libafb"
-STALL = 15.0  # seconds without any progress: the server is stuck, the measure says so and moves on
+VARIANT = "afb-spawn, asyncio loop"
+T = TypeVar("T")
 
 
 @dataclass
 class Scale:
-    """How much each measure does; --quick divides it for a smoke run."""
+    """How much each measure does, and the time budgets that bound it; --quick shrinks it."""
 
     ping: int = 2000
     sync: int = 300
@@ -46,23 +49,21 @@ class Scale:
     seq_lines: int = 100_000
     seq_rounds: int = 5
     fanout_lines: int = 1_000_000
-    fanout_lines_100: int = 1_000_000
     tasks: tuple[tuple[int, int], ...] = ((1, 1000), (16, 3000), (64, 6000))  # (clients, tasks): 10,000
     stream_bytes: int = 8_000_000
     stream_rounds: int = 3
     rest: int = 3000
     config_sizes: tuple[int, ...] = (10, 100, 1000, 10000)
-
-    @classmethod
-    def medium(cls) -> Scale:
-        """What fits a few minutes on a loaded 2-core machine: fewer tasks, 100k lines to 100."""
-        return cls(1000, 200, 100, 100_000, 3, 1_000_000, 100_000, ((1, 500), (16, 1000), (64, 1500)), 8_000_000,
-                   2, 2000, (10, 100, 1000, 10000))
+    latency_budget: float = 180.0  # seconds for one alternating latency row, all servers
+    rate_budget: float = 120.0  # seconds for one server's tasks/s row
+    rest_budget: float = 30.0  # seconds for one server's REST row
+    subject_budget: float = 600.0  # seconds afb-spawn has for one fan-out row: every line counted
+    baseline_budget: float = 60.0  # seconds each baseline has for one fan-out row: its rate over that time
 
     @classmethod
     def quick(cls) -> Scale:
-        return cls(200, 50, 30, 20_000, 2, 50_000, 10_000, ((1, 100), (16, 300), (64, 600)), 1_000_000, 1, 300,
-                   (10, 100, 1000))
+        return cls(200, 50, 30, 20_000, 2, 20_000, ((1, 100), (16, 300), (64, 600)), 1_000_000, 1, 300,
+                   (10, 100, 1000), 60.0, 30.0, 15.0, 60.0, 15.0)
 
 
 @dataclass
@@ -75,6 +76,71 @@ class Row:
     floor: dict[str, Any] | None = None
     note: str = ""
     higher_is_better: bool = False
+    usage: dict[str, Any] | None = None
+    load: float = 0.0
+
+
+class Bench:
+    """The servers of one run, what happened to them, and the rows measured on them."""
+
+    def __init__(self, runtime: Runtime, servers: list[Server]) -> None:
+        self.runtime = runtime
+        self.servers = servers
+        self.rows: list[Row] = []
+        self.incidents: list[dict[str, Any]] = []
+
+    def add(self, row: Row) -> None:
+        row.load = os.getloadavg()[0]
+        self.rows.append(row)
+        print(f"  {row.measure}: {time.strftime('%H:%M:%S')}, load {row.load:.2f}", file=sys.stderr, flush=True)
+
+    def check(self, server: Server, row: str) -> str | None:
+        """How `server` died, if it did (recorded once, with its log); it is restarted at once."""
+        how = server.death()
+        if how is None:
+            return None
+        incident: dict[str, Any] = {"server": server.name, "row": row, "how": how, "pid": server.pid,
+                                    "log_tail": server.log_since(max(0, server.log_size() - 4000))}
+        try:
+            fresh = server.restart(f"it died during {row!r}")
+        except RuntimeError as error:
+            incident["restart_error"] = str(error)[:500]
+        else:
+            self.servers[self.servers.index(server)] = fresh
+            incident["restarted"] = True
+        self.incidents.append(incident)
+        return how
+
+    def each(self, row: str, measure: Callable[[Server], T]) -> tuple[dict[str, T | str], dict[str, Usage]]:
+        """`measure` on each server in turn, each left idle first; a failure is its text."""
+        results: dict[str, T | str] = {}
+        usages: dict[str, Usage] = {}
+        for server in list(self.servers):
+            measures.quiesce(server)
+            meter = Meter([server])
+            try:
+                results[server.name] = measure(server)
+            except (OSError, MeasureError, KeyError, IndexError, ValueError) as error:
+                results[server.name] = f"failed: {error!r}"[:200]
+            usages[server.name] = meter.usage()
+            how = self.check(server, row)
+            if how is not None:
+                results[server.name] = f"died ({how})" + (f", {results[server.name]}"
+                                                           if isinstance(results[server.name], str) else "")
+        return results, usages
+
+
+def usage_record(usages: dict[str, Usage]) -> dict[str, Any]:
+    """Client and server CPU as shares of one core over each server's measure."""
+    def share(cpu: float, wall: float) -> float | None:
+        return cpu / wall if wall > 0 and not math.isnan(cpu) else None
+
+    client = [share(u.client_cpu, u.wall) for u in usages.values()]
+    server = {name: share(u.server_cpu.get(name, float("nan")), u.wall) for name, u in usages.items()}
+    return {"client": max((c for c in client if c is not None), default=0.0),
+            "server": {name: value for name, value in server.items() if value is not None},
+            "seconds": {name: {"wall": u.wall, "client_cpu": u.client_cpu, "server_cpu": u.server_cpu.get(name)}
+                        for name, u in usages.items()}}
 
 
 def stats(samples: list[float]) -> dict[str, float]:
@@ -83,478 +149,205 @@ def stats(samples: list[float]) -> dict[str, float]:
             "n": len(ordered)}
 
 
-class ClientClock:
-    """Client CPU time against wall time: a client near 100 % would be the bottleneck."""
-
-    def __init__(self) -> None:
-        self.cpu = time.process_time()
-        self.wall = time.perf_counter()
-
-    def share(self) -> float:
-        return (time.process_time() - self.cpu) / max(1e-9, time.perf_counter() - self.wall)
-
-
-# -- request/response measures ----------------------------------------------------------------
-def alternate(servers: list[Server], rounds: int, once: Callable[[Server, WsClient], None],
-              warmup: int = 20) -> tuple[dict[str, list[float]], float]:
-    """ms per call of `once` on each server, rounds alternating; also the client's CPU share."""
-    clients = {server.name: WsClient(server.port) for server in servers}
-    samples: dict[str, list[float]] = {server.name: [] for server in servers}
-    for _ in range(warmup):
+# -- the rows -----------------------------------------------------------------------------------
+def latency_rows(bench: Bench, variant: Server | None, scale: Scale, floor: dict[str, Any]) -> None:
+    for label, once, rounds, floor_key, warmup, problems in _latency_measures(scale):
+        servers = [*bench.servers, *([variant] if variant and variant.death() is None else [])]
+        samples, failures, usage = measures.alternate(servers, rounds, once, scale.latency_budget, warmup)
+        values: dict[str, dict[str, Any]] = {name: stats(v) for name, v in samples.items()}
         for server in servers:
-            once(server, clients[server.name])
-    clock = ClientClock()
-    for _ in range(rounds):
+            how = bench.check(server, label) if server is not variant else server.death()
+            failure = f"died ({how})" if how else failures.get(server.name)
+            if failure:
+                values[server.name] = {**values.get(server.name, {}),
+                                       ("status" if server.name in values else "failed"): failure}
+            if problems.get(server.name):
+                calls = len(samples.get(server.name, [])) + warmup
+                values.setdefault(server.name, {})["status"] = \
+                    f"bad or missing output in {problems[server.name]} of {calls} replies"
+        bench.add(Row(label, "ms", values, floor.get(floor_key) if floor_key else None,
+                      usage=usage_record({s.name: usage for s in servers})))
+
+
+def _latency_measures(scale: Scale) -> list[tuple[str, Callable[..., None], int, str | None, int, dict[str, int]]]:
+    rows: list[tuple[str, Callable[..., None], int, str | None, int, dict[str, int]]] = [
+        ("`ping` round trip", measures.ping, scale.ping, None, 20, {})]
+    for label, verb, rounds, expect, floor_key in (
+            ("sync `/bin/true` start → reply", configs.TRUE, scale.sync, None, "posix_spawn"),
+            ("sync `echo hello`", configs.ECHO, scale.sync, ["hello"], "posix_spawn"),
+            ("namespace sandbox `/bin/true`", configs.NS_TRUE, scale.namespace, None, "bwrap")):
+        problems: dict[str, int] = {}
+        rows.append((label, measures.sync_call(verb, problems, expect), rounds, floor_key, 10, problems))
+    return rows
+
+
+def seq_row(bench: Bench, variant: Server | None, scale: Scale) -> None:
+    label = f"line encoder `seq {scale.seq_lines:,}` → final event"
+    servers = [*bench.servers, *([variant] if variant else [])]
+    runs: dict[str, list[tuple[int, float]]] = {server.name: [] for server in servers}
+    failures: dict[str, str] = {}
+    usages: dict[str, Usage] = {server.name: Usage() for server in servers}
+    for _ in range(scale.seq_rounds):
         for server in servers:
-            client = clients[server.name]
-            start = time.perf_counter_ns()
-            once(server, client)
-            samples[server.name].append((time.perf_counter_ns() - start) / 1e6)
-    share = clock.share()
-    for client in clients.values():
-        client.close()
-    return samples, share
-
-
-def ping(server: Server, client: WsClient) -> None:
-    reply = client.call(f"{API}/ping", True)
-    if reply[0] != 3:
-        raise RuntimeError(f"{server.name}: ping failed: {reply}")
-
-
-def sync_call(verb: str, problems: dict[str, int], expect_stdout: list[str] | None = None
-              ) -> Callable[[Server, WsClient], None]:
-    """Start a sync verb and wait for its reply; counts replies missing the expected stdout."""
-    def once(server: Server, client: WsClient) -> None:
-        reply = client.call(f"{API}/{verb}", {"action": "start"})
-        response = reply[2].get("response") if reply[0] == 3 else None
-        if response is None or response.get("status") != {"exit": 0} or expect_stdout is not None and response.get("stdout") != expect_stdout:
-            problems[server.name] = problems.get(server.name, 0) + 1
-    return once
-
-
-# -- streams ----------------------------------------------------------------------------------
-def stream_until_final(client: WsClient, verb: str, args: dict[str, Any]) -> tuple[int, float, float]:
-    """Start an async verb, count its data lines until its final event: (lines, seconds, client CPU share)."""
-    counter = MarkerCounter(b'"stdout":', b'"final-event"')
-    clock = ClientClock()
-    start = time.perf_counter()
-    client.send_call(f"{API}/{verb}", {"action": "start", "args": args})
-    counter.feed(client.buffer)
-    client.buffer = b""
-    try:
-        while not counter.finished:
-            data = client.sock.recv(1 << 20)
-            if not data:
-                raise ConnectionError("closed")
-            counter.feed(data)
-    except TimeoutError:  # no final event: the lines counted say what arrived
-        return counter.count, float("inf"), clock.share()
-    return counter.count, time.perf_counter() - start, clock.share()
-
-
-def fanout(server: Server, subscribers: int, lines: int) -> dict[str, Any]:
-    """One task printing `lines` lines to `subscribers` clients; every line of every client counted.
-
-    The command sleeps first, so the others can subscribe to the task before its output
-    (the C binding subscribes to running tasks only); the clock runs from the first line received
-    to the last client's final event.
-    """
-    clients = [WsClient(server.port) for _ in range(subscribers)]
-    started = clients[0].call(f"{API}/{configs.DELAYED_SEQ}", {"action": "start", "args": {"count": str(lines)}})
-    pid = started[2]["response"]["pid"]
-    for client in clients[1:]:
-        reply = client.call(f"{API}/{configs.DELAYED_SEQ}", {"action": "subscribe", "args": {"pid": pid}})
-        if reply[0] != 3:
-            raise RuntimeError(f"{server.name}: subscribe failed: {reply}")
-    counters = {}
-    selector = selectors.DefaultSelector()
-    for client in clients:
-        counter = MarkerCounter(b'"stdout":', b'"final-event"')
-        counter.feed(client.buffer)
-        client.sock.setblocking(False)
-        selector.register(client.sock, selectors.EVENT_READ, counter)
-        counters[client] = counter
-    clock = ClientClock()
-    first: float | None = None
-    last = time.perf_counter()
-    open_clients = len(clients)
-    while open_clients:
-        events = selector.select(STALL)
-        if not events:
-            break  # stalled: the counts say what arrived
-        for key, _ in events:
-            counter = key.data
+            if server.name in failures:
+                continue
+            meter = Meter([server])
             try:
-                data = key.fileobj.recv(1 << 20)  # type: ignore[union-attr]
-            except BlockingIOError:
+                runs[server.name].append(measures.stream_until_final(server, configs.SEQ,
+                                                                     {"count": str(scale.seq_lines)}))
+            except (OSError, MeasureError) as error:
+                failures[server.name] = f"failed: {error!r}"[:200]
+            usages[server.name].add(meter.usage())
+            how = bench.check(server, label) if server is not variant else server.death()
+            if how:
+                failures[server.name] = f"died ({how})"
+    values: dict[str, dict[str, Any]] = {}
+    for name, done in runs.items():
+        if not done:
+            values[name] = {"failed": failures.get(name, "no run")}
+            continue
+        seconds = [t for _, t in done if math.isfinite(t)]
+        worst = min(count for count, _ in done)
+        status = [failures[name]] if name in failures else []
+        if len(seconds) < len(done):
+            status.append(f"no final event in {len(done) - len(seconds)} of {len(done)} runs "
+                          f"(nothing for {measures.STALL:.0f} s)")
+        if not seconds:
+            values[name] = {"failed": "; ".join(status), "lines_received_min": worst}
+            continue
+        values[name] = {**stats(seconds), "lines_received_min": worst,
+                        "lines_per_s": scale.seq_lines / statistics.median(seconds)}
+        if worst < scale.seq_lines:
+            status.append(f"lost {1 - worst / scale.seq_lines:.0%} of lines (worst of {len(done)} runs)")
+        if status:
+            values[name]["status"] = "; ".join(status)
+    bench.add(Row(label, "s", values, usage=usage_record(usages)))
+
+
+def rate_row(bench: Bench, label: str, unit: str, measure: Callable[[Server], measures.Rate], note: str) -> None:
+    results, usages = bench.each(label, measure)
+    values: dict[str, dict[str, Any]] = {}
+    for name, result in results.items():
+        if isinstance(result, str):
+            values[name] = {"failed": result}
+            continue
+        values[name] = {"median": result.per_s, "done": result.done, "wanted": result.wanted,
+                        "outcome": result.outcome}
+        status = [f"{result.outcome}: {result.done:,} of {result.wanted:,} replies"] if result.done < result.wanted else []
+        if result.listen_overflows:
+            values[name]["listen_overflows"] = result.listen_overflows
+            status.append(f"{result.listen_overflows:,} connections overflowed its listen queue")
+        if status:
+            values[name]["status"] = "; ".join(status)
+    bench.add(Row(label, unit, values, note=note, higher_is_better=True, usage=usage_record(usages)))
+
+
+def fanout_rows(bench: Bench, scale: Scale) -> None:
+    for subscribers in (1, 10, 100):
+        label = f"line deliveries/s, {subscribers} subscriber(s) of one task, {scale.fanout_lines:,} lines"
+        offsets = {server.name: server.log_size() for server in bench.servers}
+
+        def measure(server: Server, subscribers: int = subscribers) -> measures.Fanout:
+            budget = scale.subject_budget if server.name == OURS else scale.baseline_budget
+            return measures.fanout(server, subscribers, scale.fanout_lines, budget)
+
+        results, usages = bench.each(label, measure)
+        values: dict[str, dict[str, Any]] = {}
+        for server in bench.servers:
+            result = results.get(server.name)
+            if result is None or isinstance(result, str):
+                values[server.name] = {"failed": result or "not measured"}
                 continue
-            if not data:
-                raise ConnectionError(f"{server.name}: a subscriber was disconnected")
-            last = time.perf_counter()
-            if first is None:
-                first = last
-            counter.feed(data)
-            if counter.finished:
-                selector.unregister(key.fileobj)
-                open_clients -= 1
-    share = clock.share()
-    selector.close()
-    for client in clients:
-        client.sock.setblocking(True)
-        client.close()
-    counts = [counter.count for counter in counters.values()]
-    seconds = last - (first or last)
-    return {"subscribers": subscribers, "lines": lines, "received": sum(counts), "expected": lines * subscribers,
-            "min_per_client": min(counts), "seconds": seconds, "deliveries_per_s": sum(counts) / max(seconds, 1e-9),
-            "client_cpu_share": share, "stalled": open_clients > 0}
+            values[server.name] = {"median": result.rate, **result.__dict__, "expected": result.expected}
+            drops = server.log_count(offsets.get(server.name, 0), "Can't queue push")
+            if drops:
+                values[server.name]["framework_dropped_pushes"] = drops
+            values[server.name]["status"] = _fanout_status(result, drops)
+        bench.add(Row(label, "lines/s", values, higher_is_better=True, usage=usage_record(usages),
+                      note=f"afb-spawn may take {scale.subject_budget:.0f} s, the others "
+                           f"{scale.baseline_budget:.0f} s (then: the rate over what they delivered)"))
 
 
-def tasks_per_second(server: Server, concurrency: int, tasks: int) -> tuple[float, float, int]:
-    """`concurrency` clients each keeping one sync /bin/true call in flight.
-
-    Returns (tasks/s, client CPU share, tasks done): fewer than `tasks` when the server stalled.
-    """
-    clients = [WsClient(server.port) for _ in range(concurrency)]
-    selector = selectors.DefaultSelector()
-    sent = done = 0
-    request = b'[2,"t","' + f"{API}/{configs.TRUE}".encode() + b'",{"action":"start"}]'
-    from wsclient import frame
-    wire = frame(request)
-    clock = ClientClock()
-    start = time.perf_counter()
-    for client in clients:
-        client.sock.setblocking(False)
-        selector.register(client.sock, selectors.EVENT_READ, client)
-        client.sock.send(wire)
-        sent += 1
-    while done < tasks:
-        events = selector.select(STALL)
-        if not events:
-            break
-        for key, _ in events:
-            client = key.data
-            try:
-                data = client.sock.recv(1 << 16)
-            except BlockingIOError:
-                continue
-            payloads, client.buffer = split_frames(client.buffer + data)
-            for payload in payloads:
-                if payload.startswith((b'[3,"t"', b'[4,"t"')):
-                    done += 1
-                    if sent < tasks:
-                        client.sock.send(wire)
-                        sent += 1
-    elapsed = time.perf_counter() - start - (STALL if done < tasks else 0)
-    share = clock.share()
-    selector.close()
-    for client in clients:
-        client.sock.setblocking(True)
-        client.close()
-    return done / elapsed, share, done
+def _fanout_status(result: measures.Fanout, drops: int) -> str:
+    dropped = f"; its binder logged {drops:,} dropped pushes (job queue full)" if drops else ""
+    if result.outcome == "complete":
+        if result.received == result.expected:
+            return ""
+        return f"lost {1 - result.received / result.expected:.0%} of lines{dropped}"
+    why = f"{result.budget:.0f} s budget reached" if result.outcome == "budget" else \
+        f"stalled (nothing for {measures.STALL:.0f} s)"
+    return f"{why}: {result.received:,} of {result.expected:,} delivered, task stopped{dropped}"
 
 
-def rest_rate(server: Server, requests: int, connections: int) -> tuple[float, float, int]:
-    """GET ping over HTTP/1.1, one request in flight per connection: (req/s, client CPU share, replies).
+def stream_rows(bench: Bench, scale: Scale) -> None:
+    for verb, label in ((configs.RAW, "raw encoder (sync reply)"), (configs.TEXT, "text encoder (one event)")):
+        label = f"{label}, {scale.stream_bytes / 1e6:.0f} MB of 80-byte lines end to end"
 
-    Connections are kept alive, unless the server answers `Connection: close` (afb-binder does):
-    then the next request goes on a new connection, as a browser would do.
-    """
-    wire = f"GET /api/{API}/ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
-    selector = selectors.DefaultSelector()
-    buffers: dict[socket.socket, bytes] = {}
+        def measure(server: Server, verb: str = verb) -> float:
+            return statistics.median(measures.stream_seconds(server, verb, scale.stream_bytes)
+                                     for _ in range(scale.stream_rounds))
 
-    def open_and_send() -> None:
-        sock = socket.create_connection(("127.0.0.1", server.port))
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.setblocking(False)
-        selector.register(sock, selectors.EVENT_READ)
-        buffers[sock] = b""
-        sock.send(wire)
-
-    sent = done = resets = 0
-    clock = ClientClock()
-    start = time.perf_counter()
-    for _ in range(connections):
-        open_and_send()
-        sent += 1
-    while done < requests:
-        events = selector.select(STALL)
-        if not events:
-            break  # stalled: the count of replies says so
-        for key, _ in events:
-            sock = key.fileobj
-            assert isinstance(sock, socket.socket)
-            try:
-                buffers[sock] += sock.recv(1 << 16)
-            except BlockingIOError:
-                continue
-            except ConnectionResetError:  # counted, then the request is sent again
-                resets += 1
-                selector.unregister(sock)
-                del buffers[sock]
-                sock.close()
-                open_and_send()
-                continue
-            head, sep, rest = buffers[sock].partition(b"\r\n\r\n")
-            if not sep:
-                continue
-            lower = head.lower()
-            length = int(lower.split(b"content-length:")[1].split(b"\r\n")[0])
-            if len(rest) < length:
-                continue
-            if not head.startswith(b"HTTP/1.1 200"):
-                raise RuntimeError(f"{server.name}: REST ping answered {head[:40]!r}")
-            buffers[sock] = rest[length:]
-            done += 1
-            closing = b"connection: close" in lower
-            if closing:
-                selector.unregister(sock)
-                del buffers[sock]
-                sock.close()
-            if sent < requests:
-                sent += 1
-                if closing:
-                    open_and_send()
-                else:
-                    sock.send(wire)
-    elapsed = time.perf_counter() - start - (STALL if done < requests else 0)
-    share = clock.share()
-    for sock in buffers:
-        sock.close()
-    selector.close()
-    if resets:
-        print(f"  {server.name}: {resets} REST connection(s) reset by the server", file=sys.stderr)
-    return done / elapsed, share, done
+        results, usages = bench.each(label, measure)
+        values = {name: {"failed": result} if isinstance(result, str) else
+                  {"median": scale.stream_bytes / 1e6 / result, "seconds": result}
+                  for name, result in results.items()}
+        bench.add(Row(label, "MB/s", values, higher_is_better=True, usage=usage_record(usages)))
 
 
-# -- the run ----------------------------------------------------------------------------------
-def machine() -> dict[str, Any]:
-    model = ""
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    load = os.getloadavg()
-    return {"cpus": os.cpu_count(), "cpu": model, "kernel": platform.release(), "python": platform.python_version(),
-            "system": _os_release(), "loadavg_at_start": [round(x, 2) for x in load]}
+def gauge_row(bench: Bench, label: str, unit: str, read: Callable[[Server], float]) -> None:
+    """RSS or fds of each server now; a server restarted since start says so."""
+    values: dict[str, dict[str, Any]] = {}
+    for server in bench.servers:
+        values[server.name] = {"median": read(server)}
+        if server.restarts:
+            values[server.name]["status"] = f"restarted ({server.restarts[-1]})"
+    bench.add(Row(label, unit, values))
 
 
-def _os_release() -> str:
-    try:
-        for line in Path("/etc/os-release").read_text().splitlines():
-            if line.startswith("PRETTY_NAME="):
-                return line.split("=", 1)[1].strip('"')
-    except OSError:
-        pass
-    return platform.system()
-
-
-def run(scale: Scale) -> dict[str, Any]:
-    runtime = Runtime()
-    rows: list[Row] = []
-    servers: list[Server] = []
-    servers_all: list[Server] = servers
-    notes: list[str] = []
-    try:
-        config = runtime.write("bench.json", json.dumps(configs.bench_config(), indent=1))
-        servers.append(start_embedded(runtime, config, API))
-        c_server = start_c(runtime, config, API)
-        if c_server is None:
-            notes.append("C spawn-binding: absent (no afb-binder with spawn-binding.so found)")
-        else:
-            servers.append(c_server)
-        variant = start_embedded(runtime, config, API, env={"AFB_SPAWN_LOOP": "asyncio"})
-        variant.name = "afb-spawn, asyncio loop"
-        libafb = libafb_host_argv()
-        if libafb is None:
-            notes.append(f"{LIBAFB_NAME}: absent (no libafb host here, or skipped with BENCH_LIBAFB=0)")
-        else:
-            try:
-                server = start_embedded(runtime, config, API, libafb)
-            except RuntimeError as error:
-                notes.append(f"{LIBAFB_NAME}: absent (did not start: {str(error)[:300]})")
-            else:
-                server.name = LIBAFB_NAME
-                servers.append(server)
-        names = [server.name for server in servers]
-        latency_servers = [*servers, variant]  # the stdlib loop, for the latency rows: does uvloop win?
-        servers_all = latency_servers
-        print(f"servers: {', '.join(f'{s.name} (pid {s.pid})' for s in servers)}; running as {runtime.user}",
-              file=sys.stderr)
-        idle = {s.name: {"median": s.rss_mb()} for s in servers}
-        fds_before = {s.name: {"median": s.fds()} for s in servers}
-        floor_figures = floors.measure_as(runtime, scale.sync)
-
-        def progress(text: str) -> None:
-            print(f"  {text} ...", file=sys.stderr, flush=True)
-
-        progress("ping")
-        samples, share = alternate(latency_servers, scale.ping, ping)
-        rows.append(Row("`ping` round trip", "ms", {n: stats(v) for n, v in samples.items()},
-                        note=f"client CPU {share:.0%} of wall"))
-        for label, verb, rounds, expect, floor_key in (
-                ("sync `/bin/true` start → reply", configs.TRUE, scale.sync, None, "posix_spawn"),
-                ("sync `echo hello`", configs.ECHO, scale.sync, ["hello"], "posix_spawn"),
-                ("namespace sandbox `/bin/true`", configs.NS_TRUE, scale.namespace, None, "bwrap")):
-            progress(label)
-            problems: dict[str, int] = {}
-            samples, share = alternate(latency_servers, rounds, sync_call(verb, problems, expect), warmup=10)
-            bad = ", ".join(f"{n}: {k}/{rounds}" for n, k in problems.items())
-            rows.append(Row(label, "ms", {n: stats(v) for n, v in samples.items()}, floor_figures.get(floor_key),
-                            note=(f"bad or missing output {bad}; " if bad else "") + f"client CPU {share:.0%}"))
-        progress("line encoder seq")
-        seq_rows: dict[str, list[tuple[int, float, float]]] = {s.name: [] for s in latency_servers}
-        for _ in range(scale.seq_rounds):
-            for server in latency_servers:
-                client = WsClient(server.port)
-                seq_rows[server.name].append(stream_until_final(client, configs.SEQ, {"count": str(scale.seq_lines)}))
-                client.close()
-        rows.append(Row(f"line encoder `seq {scale.seq_lines}` → final event", "s",
-                        {n: {**stats([t for _, t, _ in v]), "lines_received_min": min(c for c, _, _ in v),
-                             "lines_per_s": scale.seq_lines / statistics.median([t for _, t, _ in v])}
-                         for n, v in seq_rows.items()},
-                        note=_lines_note(seq_rows, scale.seq_lines)))
-        rows.append(Row("peak RSS after these", "MB", {s.name: {"median": s.peak_mb()} for s in servers}))
-        variant.stop()
-        servers_all = servers
-
-        progress("tasks/s")
-        for concurrency, count in scale.tasks:
-            values = {}
-            shares = []
-            stalls = []
-            for server in servers:
-                try:
-                    rate, share, done = tasks_per_second(server, concurrency, count)
-                except OSError as error:
-                    stalls.append(f"{server.name} failed: {error!r}")
-                    continue
-                values[server.name] = {"median": rate, "done": done}
-                shares.append(share)
-                if done < count:
-                    stalls.append(f"{server.name} stalled after {done} replies (no reply for {STALL:.0f} s)")
-            rows.append(Row(f"tasks/s, {concurrency} concurrent client(s), sync `/bin/true`", "tasks/s", values,
-                            note="; ".join([f"{count} tasks", *stalls, f"client CPU ≤ {max(shares, default=0):.0%}"]),
-                            higher_is_better=True))
-        rows.append(Row("RSS idle (after start)", "MB", idle))
-        rows.append(Row(f"RSS after {sum(c for _, c in scale.tasks) + 2 * scale.sync + scale.namespace:,} tasks",
-                        "MB", {s.name: {"median": s.rss_mb()} for s in servers}))
-
-        progress("fan-out")
-        for subscribers in (1, 10, 100):
-            lines = scale.fanout_lines if subscribers < 100 else scale.fanout_lines_100
-            values = {}
-            shares = []
-            failures = []
-            for server in servers:
-                try:
-                    result = fanout(server, subscribers, lines)
-                except (OSError, RuntimeError) as error:  # e.g. a server that stops accepting connections
-                    failures.append(f"{server.name} failed: {error!r}")
-                    continue
-                values[server.name] = {"median": result["deliveries_per_s"], **result}
-                shares.append(result["client_cpu_share"])
-            lost = "; ".join([*(f"{n}: {v['received']:,}/{v['expected']:,} delivered" for n, v in values.items()),
-                              *failures])
-            rows.append(Row(f"line deliveries/s, {subscribers} subscriber(s) of one task, {lines:,} lines",
-                            "lines/s", values, note=f"{lost}; client CPU ≤ {max(shares, default=0):.0%}",
-                            higher_is_better=True))
-
-        progress("raw/text MB/s")
-        for verb, label in ((configs.RAW, "raw encoder (sync reply)"), (configs.TEXT, "text encoder (one event)")):
-            timings: dict[str, list[float]] = {n: [] for n in names}
-            for _ in range(scale.stream_rounds):
-                for server in servers:
-                    try:
-                        timings[server.name].append(_stream_seconds(server, verb, scale.stream_bytes))
-                    except (OSError, RuntimeError):
-                        timings[server.name].append(float("inf"))
-            timings = {n: v for n, v in timings.items() if v}
-            rows.append(Row(f"{label}, {scale.stream_bytes / 1e6:.0f} MB of 80-byte lines end to end", "MB/s",
-                            {n: {"median": scale.stream_bytes / 1e6 / statistics.median(v)} for n, v in timings.items()},
-                            higher_is_better=True))
-        rows.append(Row("RSS after the streams", "MB", {s.name: {"median": s.rss_mb()} for s in servers}))
-        rows.append(Row("peak RSS overall", "MB", {s.name: {"median": s.peak_mb()} for s in servers}))
-
-        progress("REST")
-        for connections in (1, 16):
-            values = {}
-            shares = []
-            stalls = []
-            for server in servers:
-                try:
-                    rate, share, done = rest_rate(server, scale.rest, connections)
-                except OSError as error:
-                    stalls.append(f"{server.name} failed: {error!r}")
-                    continue
-                values[server.name] = {"median": rate, "done": done}
-                shares.append(share)
-                if done < scale.rest:
-                    stalls.append(f"{server.name} stalled after {done} replies")
-            rows.append(Row(f"REST `GET /api/{API}/ping`, {connections} connection(s) in flight", "req/s", values,
-                            note="; ".join([*stalls, f"client CPU ≤ {max(shares, default=0):.0%}"]),
-                            higher_is_better=True))
-        rows.append(Row("open fds before", "fds", fds_before))
-        rows.append(Row("open fds after", "fds", {s.name: {"median": s.fds()} for s in servers}))
-    finally:
-        for server in servers_all:
-            server.stop()
-    progress("config load")
-    rows.extend(config_load_rows(runtime, scale.config_sizes, [n for n in names if n in ("afb-spawn", C_NAME)]))
-    runtime.cleanup()
-    return {"machine": machine(), "user": runtime.user, "servers": [*names, variant.name], "notes": notes,
-            "columns": ["afb-spawn", C_NAME, LIBAFB_NAME, variant.name],
-            "rows": [row.__dict__ for row in rows], "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-
-
-def _lines_note(per_server: dict[str, list[tuple[int, float, float]]], expected: int) -> str:
-    parts = []
-    for name, runs in per_server.items():
-        worst = min(count for count, _, _ in runs)
-        parts.append(f"{name}: {'every line' if worst == expected else f'{worst / expected:.0%} of lines (worst run)'}")
-    return "; ".join(parts)
-
-
-def _stream_seconds(server: Server, verb: str, size: int) -> float:
-    client = WsClient(server.port)
-    start = time.perf_counter()
-    call_id = client.send_call(f"{API}/{verb}", {"action": "start", "args": {"bytes": str(size)}})
-    if verb == configs.RAW:
-        reply = client.reply(call_id)
-        received = len(reply[2].get("response", {}).get("stdout", ""))
-        if received != size:
-            print(f"  {server.name}: raw reply carried {received} of {size} bytes", file=sys.stderr)
-    else:
-        for payload in client.frames():
-            if b'"final-event"' in payload:
-                break
-    seconds = time.perf_counter() - start
-    client.close()
-    return seconds
-
-
-def config_load_rows(runtime: Runtime, sizes: tuple[int, ...], servers_available: list[str]) -> list[Row]:
-    """Load (and compile) configs of growing size: in process, and binder start to first reply."""
-    inproc: dict[str, dict[str, Any]] = {}
-    started: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in servers_available}
+def config_load_rows(bench: Bench, sizes: tuple[int, ...], kinds: list[str]) -> None:
+    """Configs of growing size: loaded in process, and binder start to the first reply."""
+    runtime = bench.runtime
+    started: dict[int, dict[str, dict[str, Any]]] = {}
     for size in sizes:
         path = runtime.write(f"load-{size}.json", json.dumps(configs.many_commands(size)))
-        inproc[str(size)] = {"median": _inprocess_load(runtime, path)}
-        for name in servers_available:
-            starter = start_c if name.startswith("C") else start_embedded
-            server = starter(runtime, path, configs.LOAD_API)
-            if server is None:
+        seconds = _inprocess_load(runtime, path)
+        bench.add(Row(f"config of {size:,} commands: load + compile in process (afb-spawn)", "s",
+                      {OURS: {"median": seconds}}, note=f"{seconds / size * 1e3:.3f} ms per command"))
+        started[size] = {}
+        for kind in kinds:
+            try:
+                server = _start(kind, runtime, path, configs.LOAD_API)
+            except RuntimeError as error:
+                started[size][kind] = {"failed": f"did not start: {str(error).splitlines()[0][:150]}"}
                 continue
-            started[name][str(size)] = {"median": server.started}
-            server.stop()
-    rows = [Row(f"config of {size:,} commands: load + compile in process (afb-spawn)", "s",
-                {"afb-spawn": inproc[str(size)]},
-                note=f"{inproc[str(size)]['median'] / size * 1e3:.3f} ms per command") for size in sizes]
+            if server is not None:
+                started[size][kind] = {"median": server.started}
+                server.stop()
+    smallest = sizes[0]
     for size in sizes:
-        rows.append(Row(f"config of {size:,} commands: binder start → first reply", "s",
-                        {name: started[name][str(size)] for name in servers_available if str(size) in started[name]}))
-    return rows
+        bench.add(Row(f"config of {size:,} commands: binder start → first reply", "s", started[size],
+                      note=_per_command(started, smallest, size)))
+
+
+def _per_command(started: dict[int, dict[str, dict[str, Any]]], smallest: int, size: int) -> str:
+    """Each binder's start time per command over the smallest config's: the cost that must stay flat."""
+    if size == smallest:
+        return ""
+    parts = []
+    for name, value in started[size].items():
+        base = started[smallest].get(name, {}).get("median")
+        if "median" in value and base is not None:
+            parts.append(f"{name}: {(value['median'] - base) / (size - smallest) * 1e3:.3f} ms")
+    return f"per command beyond {smallest}: " + ", ".join(parts) if parts else ""
+
+
+def _start(kind: str, runtime: Runtime, config: Path, api: str) -> Server | None:
+    if kind == C_NAME:
+        return start_c(runtime, config, api)
+    extra = libafb_host_argv() if kind == LIBAFB_NAME else None
+    server = start_embedded(runtime, config, api, extra)
+    server.name = kind
+    return server
 
 
 def _inprocess_load(runtime: Runtime, path: Path) -> float:
@@ -576,66 +369,120 @@ def _inprocess_load(runtime: Runtime, path: Path) -> float:
     return statistics.median(runs)
 
 
-# -- output -----------------------------------------------------------------------------------
-def table(result: dict[str, Any]) -> str:
-    names = result.get("columns", result["servers"])
-    ours, theirs = names[0], C_NAME
-    head = ["measure", *names, "floor"]
-    head += [f"{ours} / C", "notes"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for row in result["rows"]:
-        cells = [row["measure"]]
-        for name in names:
-            value = row["values"].get(name)
-            cells.append("" if value is None and name == names[-1] else _cell(value, row["unit"]))
-        floor = row.get("floor")
-        cells.append(f"{_cell(floor, row['unit'])} ({floor['name']})" if floor else "")
-        cells += [_ratio(row, ours, theirs), row["note"]]
-        lines.append("| " + " | ".join(cells) + " |")
-    m = result["machine"]
-    lines.insert(0, f"{result['when']}: {m['system']}, kernel {m['kernel']}, {m['cpus']} × {m['cpu']}, "
-                    f"Python {m['python']}, servers as {result['user']}, load average at start "
-                    f"{' '.join(map(str, m['loadavg_at_start']))}\n")
-    for note in result["notes"]:
-        lines.append(f"\n{note}")
-    return "\n".join(lines)
+# -- the run ------------------------------------------------------------------------------------
+def machine() -> dict[str, Any]:
+    model = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    return {"cpus": os.cpu_count(), "cpu": model, "kernel": platform.release(), "python": platform.python_version(),
+            "system": _os_release(), "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]}
 
 
-def _cell(value: dict[str, Any] | None, unit: str) -> str:
-    if value is None:
-        return "absent"
-    median = value["median"]
-    text = f"{median:,.0f} {unit}" if median >= 1000 else f"{median:.3g} {unit}"
-    if unit == "ms" and "p99" in value:
-        text += f" (p99 {value['p99']:.3g})"
-    if "lines_per_s" in value:
-        text += f" ({value['lines_per_s']:,.0f} lines/s)"
-    return text
+def _os_release() -> str:
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                return line.split("=", 1)[1].strip('"')
+    except OSError:
+        pass
+    return platform.system()
 
 
-def _ratio(row: dict[str, Any], ours: str, theirs: str) -> str:
-    mine, other = row["values"].get(ours), row["values"].get(theirs)
-    if not mine or not other or not other["median"]:
-        return ""
-    ratio = mine["median"] / other["median"]
-    if row["higher_is_better"]:
-        return f"{ratio:.2f}× ({'faster' if ratio >= 1 else 'slower'})"
-    return f"{ratio:.2f}×"
+def start_servers(runtime: Runtime, config: Path, notes: list[str]) -> tuple[list[Server], Server | None]:
+    """afb-spawn, the C binding and the libafb host (those installed), and the stdlib-loop variant."""
+    servers = [start_embedded(runtime, config, API)]
+    try:
+        c_server = start_c(runtime, config, API)
+    except RuntimeError as error:
+        notes.append(f"{C_NAME}: did not start ({str(error)[:300]})")
+    else:
+        if c_server is None:
+            notes.append(f"{C_NAME}: absent (no afb-binder with spawn-binding.so found)")
+        else:
+            servers.append(c_server)
+    libafb = libafb_host_argv()
+    if libafb is None:
+        notes.append(f"{LIBAFB_NAME}: absent (no libafb host here, or skipped with BENCH_LIBAFB=0)")
+    else:
+        try:
+            server = start_embedded(runtime, config, API, libafb)
+        except RuntimeError as error:
+            notes.append(f"{LIBAFB_NAME}: absent (did not start: {str(error)[:300]})")
+        else:
+            server.name = LIBAFB_NAME
+            servers.append(server)
+    try:
+        variant = start_embedded(runtime, config, API, env={"AFB_SPAWN_LOOP": "asyncio"})
+        variant.name = VARIANT
+    except RuntimeError as error:
+        notes.append(f"{VARIANT}: did not start ({str(error)[:300]})")
+        variant = None
+    return servers, variant
+
+
+def run(scale: Scale) -> dict[str, Any]:
+    began = time.perf_counter()
+    start_machine = machine()
+    runtime = Runtime()
+    notes: list[str] = []
+    config = runtime.write("bench.json", json.dumps(configs.bench_config(), indent=1))
+    servers, variant = start_servers(runtime, config, notes)
+    bench = Bench(runtime, servers)
+    names = [server.name for server in servers]
+    print(f"servers: {', '.join(f'{s.name} (pid {s.pid})' for s in servers)}; running as {runtime.user}",
+          file=sys.stderr)
+    try:
+        idle = {s.name: {"median": s.rss_mb()} for s in servers}
+        fds_before = {s.name: {"median": s.fds()} for s in servers}
+        floor = floors.measure_as(runtime, scale.sync)
+        latency_rows(bench, variant, scale, floor)
+        seq_row(bench, variant, scale)
+        gauge_row(bench, "peak RSS after these", "MB", Server.peak_mb)
+        if variant is not None:
+            variant.stop()
+        for concurrency, count in scale.tasks:
+            rate_row(bench, f"tasks/s, {concurrency} concurrent client(s), sync `/bin/true`", "tasks/s",
+                     lambda server, c=concurrency, n=count: measures.tasks_per_second(server, c, n, scale.rate_budget),
+                     f"{count:,} tasks")
+        bench.add(Row("RSS idle (after start)", "MB", idle))
+        gauge_row(bench, f"RSS after {sum(count for _, count in scale.tasks):,} tasks", "MB", Server.rss_mb)
+        fanout_rows(bench, scale)
+        stream_rows(bench, scale)
+        gauge_row(bench, "RSS after the streams", "MB", Server.rss_mb)
+        gauge_row(bench, "peak RSS overall", "MB", Server.peak_mb)
+        for connections in (1, 16):
+            rate_row(bench, f"REST `GET /api/{API}/ping`, {connections} connection(s) in flight", "req/s",
+                     lambda server, c=connections: measures.rest_rate(server, scale.rest, c, scale.rest_budget),
+                     f"{scale.rest:,} requests")
+        bench.add(Row("open fds before", "fds", fds_before))
+        gauge_row(bench, "open fds after", "fds", Server.fds)
+    finally:
+        for server in [*bench.servers, *([variant] if variant else [])]:
+            server.stop()
+    config_load_rows(bench, scale.config_sizes, names)
+    runtime.cleanup()
+    during = [row.load for row in bench.rows]
+    return {"machine": start_machine, "user": runtime.user, "servers": names, "notes": notes,
+            "columns": [OURS, C_NAME, LIBAFB_NAME, VARIANT], "rows": [row.__dict__ for row in bench.rows],
+            "incidents": bench.incidents, "scale": scale.__dict__,
+            "load": {"during": during, "end": [round(x, 2) for x in os.getloadavg()]},
+            "seconds": time.perf_counter() - began, "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small run to check the bench itself")
-    parser.add_argument("--medium", action="store_true", help="a shorter run (fewer tasks, 100k lines to 100)")
     parser.add_argument("--table", metavar="JSON", help="print the table of an earlier run's results file")
     args = parser.parse_args()
     if args.table:
         print(table(json.loads(Path(args.table).read_text())))
         return 0
-    socket.setdefaulttimeout(STALL)  # a blocking read waiting longer than this means a stuck server
-    result = run(Scale.quick() if args.quick else Scale.medium() if args.medium else Scale())
+    socket.setdefaulttimeout(measures.STALL)  # a blocking read waiting longer than this: a stuck server
+    result = run(Scale.quick() if args.quick else Scale())
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"compare-{result['when'].replace(':', '')}{'-quick' if args.quick else '-medium' if args.medium else ''}.json"
+    path = RESULTS / f"compare-{result['when'].replace(':', '')}{'-quick' if args.quick else ''}.json"
     path.write_text(json.dumps(result, indent=1) + "\n")
     print(table(result))
     print(f"\nresults: {path.relative_to(RESULTS.parent.parent)}")

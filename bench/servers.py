@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -107,19 +108,81 @@ class Runtime:
 
 
 @dataclass
+class Launch:
+    """How a server was started, to start it again after it died (`{port}` is the port's place)."""
+
+    runtime: Runtime
+    argv: list[str]
+    api: str
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class Server:
-    """One running server process; `prefix` is what its verbs are called under."""
+    """One running server process."""
 
     name: str
     process: subprocess.Popen[bytes]
     port: int
     log: Path
     started: float = 0.0  # seconds from exec to the first successful ping
-    clients: list[WsClient] = field(default_factory=list)
+    launch: Launch | None = None
+    restarts: list[str] = field(default_factory=list)  # why it was restarted, oldest first
 
     @property
     def pid(self) -> int:
         return self.process.pid
+
+    def death(self) -> str | None:
+        """None while it runs; else how it ended ("killed by SIGSEGV", "exited with status 1")."""
+        code = self.process.poll()
+        if code is None:
+            return None
+        if code < 0:
+            try:
+                return f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"killed by signal {-code}"
+        return f"exited with status {code}"
+
+    def log_size(self) -> int:
+        try:
+            return self.log.stat().st_size
+        except OSError:
+            return 0
+
+    def log_since(self, offset: int, limit: int = 1 << 20) -> str:
+        """What the server wrote to its log since `offset` (at most `limit` bytes, the last ones)."""
+        try:
+            with open(self.log, "rb") as log:
+                log.seek(max(offset, self.log_size() - limit))
+                return log.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def log_count(self, offset: int, text: str) -> int:
+        """How many times the server logged `text` since `offset`."""
+        needle, count, tail = text.encode(), 0, b""
+        try:
+            with open(self.log, "rb") as log:
+                log.seek(offset)
+                while chunk := log.read(1 << 20):
+                    window = tail + chunk
+                    count += window.count(needle)
+                    tail = window[-(len(needle) - 1):] if len(needle) > 1 else b""
+        except OSError:
+            pass
+        return count
+
+    def restart(self, why: str) -> Server:
+        """The same server started again (new process, new port), remembering why."""
+        assert self.launch is not None
+        self.stop()
+        launch = self.launch
+        fresh = _spawn(launch.runtime, self.name, launch.argv, launch.api, launch.env)
+        fresh.name = self.name
+        fresh.restarts = [*self.restarts, why]
+        return fresh
 
     def status(self, key: str) -> float:
         """A /proc/PID/status figure in kB (VmRSS, VmHWM); NaN once the server died."""
@@ -145,12 +208,16 @@ class Server:
             return float("nan")
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        """User + system CPU of every thread of the server (its tasks not included); NaN once dead."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
-        for client in self.clients:
-            client.close()
+        if self.process.poll() is not None:
+            return
         self.process.terminate()
         try:
             self.process.wait(10)
@@ -184,16 +251,16 @@ def _wait_ready(process: subprocess.Popen[bytes], port: int, api: str) -> float:
 
 def _spawn(runtime: Runtime, name: str, argv: list[str], api: str, env: dict[str, str] | None = None) -> Server:
     port = free_port()
-    argv = [part.replace("{port}", str(port)) for part in argv]
     log = runtime.root / f"{name.replace(' ', '-')}-{port}.log"
     with open(log, "wb") as out:
-        process = subprocess.Popen(runtime.command(argv), cwd=runtime.root, stdin=subprocess.DEVNULL,
-                                   stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        process = subprocess.Popen(runtime.command([part.replace("{port}", str(port)) for part in argv]),
+                                   cwd=runtime.root, stdin=subprocess.DEVNULL, stdout=out,
+                                   stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     try:
         ready = _wait_ready(process, port, api)
     except RuntimeError as error:
         raise RuntimeError(f"{name}: {error}: {log.read_text(errors='replace')[-2000:]}") from None
-    return Server(name, process, port, log, ready)
+    return Server(name, process, port, log, ready, Launch(runtime, argv, api, env or {}))
 
 
 def start_embedded(runtime: Runtime, config: Path, api: str, extra: list[str] | None = None,

@@ -1,13 +1,20 @@
-"""Test helpers: a real EmbeddedBinder on a free port with a `demo` API exercising the host."""
+"""Test helpers: a `demo` API exercising a host, on a real EmbeddedBinder in the test process
+(`binder_running`, for tests that reach inside it) or on either host in a subprocess
+(`demo_served`, test/demohost.py: the suites that check both hosts on the wire)."""
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
+from binderproc import start_binder
+from conftest import free_port
+
 from afbspawn.afb.embedded.server import BinderOptions, EmbeddedBinder, Listen
-from afbspawn.afb.host import ApiSpec, Request, VerbSpec
+from afbspawn.afb.host import ApiSpec, Host, Request, VerbSpec
 
 T = TypeVar("T")
 SECRET = "urn:test:secret"
@@ -18,9 +25,12 @@ def run(coro: Awaitable[T]) -> T:
 
 
 class Demo:
-    """The demo API: sync, async, late, failing, double and protected verbs, plus an event."""
+    """The demo API: sync, async, late, failing, double and protected verbs, plus an event.
 
-    def __init__(self, binder: EmbeddedBinder) -> None:
+    `guarded=False` leaves out the protected verb (a libafb framework without a permission
+    backend refuses to serve it: docs/hosts.md)."""
+
+    def __init__(self, binder: Host, guarded: bool = True) -> None:
         self.binder = binder
         self.tick = binder.new_event("demo", "tick")
         self.requests: list[Request] = []
@@ -35,7 +45,7 @@ class Demo:
             VerbSpec("later", self.later),
             VerbSpec("keep", self.keep),
             VerbSpec("error", lambda r: r.reply(-1000, {"why": "user"})),
-            VerbSpec("secret", lambda r: r.reply(0, "granted"), permission=SECRET),
+            *([VerbSpec("secret", lambda r: r.reply(0, "granted"), permission=SECRET)] if guarded else []),
             VerbSpec("subscribe", lambda r: (r.subscribe(self.tick), r.reply(0))),
             VerbSpec("unsubscribe", lambda r: (r.unsubscribe(self.tick), r.reply(0))),
             VerbSpec("push", lambda r: r.reply(0, self.tick.push(r.args))),
@@ -96,3 +106,18 @@ async def until(predicate: Callable[[], bool]) -> None:
     """Wait for a condition driven by the event loop (the pytest timeout bounds it)."""
     while not predicate():
         await asyncio.sleep(0.01)
+
+
+@contextlib.contextmanager
+def demo_served(host: str) -> Iterator[int]:
+    """The demo API served by `host` in a subprocess (test/demohost.py): its port."""
+    from hosts import require_host
+
+    require_host(host)
+    port = free_port()
+    binder = start_binder([sys.executable, str(Path(__file__).with_name("demohost.py")), host, str(port)],
+                          cwd=Path(__file__).parent)
+    try:
+        yield port
+    finally:
+        binder.stop()

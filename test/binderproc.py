@@ -2,13 +2,14 @@
 
 Ready means: it printed its "serving" line on stderr (the one line the compatibility
 tests allow there from our own code; the libafb host's framework logs its own lines before
-it, kept in `preamble`). Everything else it prints is kept for the test to inspect.
+it, and the warnings logged while loading are kept in `preamble` too). Everything else it prints is kept for the test to inspect.
 """
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 STARTUP_TIMEOUT = 30.0
+LOGGED = re.compile(rb"afb-spawn: (DEBUG|INFO|NOTICE|WARNING): ")  # a log line, kept in `preamble`
 
 
 @dataclass
@@ -65,7 +67,7 @@ def start_binder(command: Sequence[str], *, cwd: Path, env: Mapping[str, str] | 
             line += byte
         if line.startswith(b"afb-spawn: serving"):
             return Binder(process, line, seen)
-        if line.startswith(b"afb-spawn: "):  # our own message before serving: an error
+        if line.startswith(b"afb-spawn: ") and not LOGGED.match(line):  # our own message before serving: an error
             process.kill()
             _, err = process.communicate()
             raise RuntimeError(f"binder did not start: {(seen + line + err).decode(errors='replace')}")

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hosts import HOSTS
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -103,3 +104,13 @@ def as_nobody() -> Iterator[Callable[..., list[str]]]:
 
     yield command
     shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", params=HOSTS)
+def demo_host(request: pytest.FixtureRequest) -> Iterator[tuple[str, int]]:
+    """(host, port) of the test demo API (test/afbserver.py) served by each host in turn
+    (test/demohost.py), one binder per module and host; libafb skips when not installed."""
+    from afbserver import demo_served
+
+    with demo_served(request.param) as port:
+        yield request.param, port

@@ -1,4 +1,9 @@
-"""Permission policy: file validation, refusal, grants by token and by unix-socket peer uid."""
+"""Permission policy: file validation, refusal, grants by token and by unix-socket peer uid.
+
+The policy file is the embedded binder's own (`--permissions`; the libafb host leaves
+permissions to the framework's backend): these tests run the embedded binder in the test
+process. How a required permission fares on both hosts is in test_hosts_wire.py.
+"""
 import asyncio
 import os
 import shutil
@@ -14,6 +19,7 @@ from afbserver import SECRET, binder_running, http_url, run, ws_url
 from afbspawn.afb.embedded.permissions import PolicyError, load_policy, parse_policy
 from afbspawn.afb.embedded.server import Listen
 
+INSUFFICIENT = '{"jtype":"afb-reply","request":{"status":"insufficient-scope","code":-9}}'
 GRANTED = '{"jtype":"afb-reply","request":{"status":"success","code":0},"response":"granted"}'
 
 
@@ -66,9 +72,9 @@ def test_token_grant_over_websocket_and_rest():
             async with session.get(http_url(binder, "/api/demo/secret"), headers={"Authorization": "Bearer tok"}) as r:
                 rest_granted = (r.status, await r.text())
             async with session.get(http_url(binder, "/api/demo/secret?token=wrong")) as r:
-                rest_refused = r.status
+                rest_refused = (r.status, r.headers["WWW-Authenticate"], await r.text())
             return refused[0], granted[0], rest_granted, rest_refused
-    assert run(scenario()) == (4, 3, (200, GRANTED), 403)
+    assert run(scenario()) == (4, 3, (200, GRANTED), (403, 'error="insufficient_scope"', INSUFFICIENT))
 
 
 @pytest.mark.parametrize("uids, expected", [({os.getuid(): [SECRET]}, 200), ({os.getuid() + 1: [SECRET]}, 403)])

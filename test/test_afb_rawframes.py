@@ -1,4 +1,9 @@
-"""Raw-socket client speaking like afb-client: unmasked frames, exact bytes checked."""
+"""Raw-socket client speaking like afb-client: unmasked frames, exact bytes checked.
+
+Upgrade answers, exact reply bytes, malformed frames and refused upgrades are checked on
+both hosts (conftest's `demo_host`); the WebSocket limits (slow subscriber, --ws-maxlen)
+are options of the embedded binder, checked in the test process.
+"""
 import asyncio
 import os
 import struct
@@ -45,38 +50,36 @@ def header_lines(head: str) -> list[str]:
 
 
 @pytest.mark.parametrize("offered", ["Sec-WebSocket-Protocol: x-afb-ws-json1\r\n", ""])
-def test_upgrade_answer_satisfies_afb_client(offered):
+def test_upgrade_answer_satisfies_afb_client(offered, demo_host):
     async def scenario():
-        async with binder_running() as (binder, _):
-            _, writer, head = await upgrade(binder.ports[0], offered)
-            lines = header_lines(head)
-            assert lines[0].startswith("HTTP/1.1 101")
-            assert "Upgrade: websocket" in lines  # exact, lowercase value
-            assert "Sec-WebSocket-Protocol: x-afb-ws-json1" in lines
-            assert f"Sec-WebSocket-Accept: {ACCEPT}" in lines
-            assert not any(line.lower().startswith(("set-cookie", "content-length: ")) and line != "Content-Length: 0"
-                           for line in lines)
-            writer.close()
+        _, writer, head = await upgrade(demo_host[1], offered)
+        lines = header_lines(head)
+        assert lines[0].startswith("HTTP/1.1 101")
+        assert "Upgrade: websocket" in lines  # exact, lowercase value
+        assert "Sec-WebSocket-Protocol: x-afb-ws-json1" in lines
+        assert f"Sec-WebSocket-Accept: {ACCEPT}" in lines
+        assert not any(line.lower().startswith(("set-cookie", "content-length: ")) and line != "Content-Length: 0"
+                       for line in lines)
+        writer.close()
     run(scenario())
 
 
-def test_unmasked_and_masked_calls_get_exact_bytes():
+def test_unmasked_and_masked_calls_get_exact_bytes(demo_host):
     async def scenario():
-        async with binder_running() as (binder, _):
-            reader, writer, _ = await upgrade(binder.ports[0])
-            writer.write(frame(b'[2,"999999","demo/ping",foo bar]'))
-            assert await read_frame(reader) == (0x81, b'[3,"999999",{"jtype":"afb-reply","request":{"status":"success","code":0},"response":{"pong":1}}]')
-            writer.write(frame(b'[2,156,"demo/echo",foo bar]', mask=os.urandom(4)))
-            assert await read_frame(reader) == (0x81, b'[3,"156",{"jtype":"afb-reply","request":{"status":"success","code":0},"response":"foo bar"}]')
-            writer.write(frame(b'[5,"ignored",{}]') + frame(b'[2,"2","demo/nope",null]'))
-            assert await read_frame(reader) == (0x81, b'[4,"2",{"jtype":"afb-reply","request":{"status":"unknown-verb","code":-4}}]')
-            writer.write(frame(b"hello", opcode=9))
-            assert await read_frame(reader) == (0x8A, b"hello")
-            big = b'[2,"3","demo/echo","' + b"x" * 70000 + b'"]'
-            writer.write(frame(big))
-            _, payload = await read_frame(reader)
-            assert payload.endswith(b'"response":"' + b"x" * 70000 + b'"}]')
-            writer.close()
+        reader, writer, _ = await upgrade(demo_host[1])
+        writer.write(frame(b'[2,"999999","demo/ping",foo bar]'))
+        assert await read_frame(reader) == (0x81, b'[3,"999999",{"jtype":"afb-reply","request":{"status":"success","code":0},"response":{"pong":1}}]')
+        writer.write(frame(b'[2,156,"demo/echo",foo bar]', mask=os.urandom(4)))
+        assert await read_frame(reader) == (0x81, b'[3,"156",{"jtype":"afb-reply","request":{"status":"success","code":0},"response":"foo bar"}]')
+        writer.write(frame(b'[5,"ignored",{}]') + frame(b'[2,"2","demo/nope",null]'))
+        assert await read_frame(reader) == (0x81, b'[4,"2",{"jtype":"afb-reply","request":{"status":"unknown-verb","code":-4}}]')
+        writer.write(frame(b"hello", opcode=9))
+        assert await read_frame(reader) == (0x8A, b"hello")
+        big = b'[2,"3","demo/echo","' + b"x" * 70000 + b'"]'
+        writer.write(frame(big))
+        _, payload = await read_frame(reader)
+        assert payload.endswith(b'"response":"' + b"x" * 70000 + b'"}]')
+        writer.close()
     run(scenario())
 
 
@@ -94,10 +97,10 @@ MALFORMED = [
 
 @pytest.mark.parametrize("data, code, reason", MALFORMED, ids=[
     "no-slash", "empty-verb", "reply-from-client", "unknown-kind", "not-json", "binary", "rsv-bits", "too-big"])
-def test_malformed_frame_closes_only_that_connection(data, code, reason):
+def test_malformed_frame_closes_only_that_connection(data, code, reason, demo_host):
     async def scenario():
-        async with binder_running() as (binder, _), await AfbClient.connect(ws_url(binder)) as other:
-            reader, writer, _ = await upgrade(binder.ports[0])
+        async with await AfbClient.connect(f"ws://127.0.0.1:{demo_host[1]}/api") as other:
+            reader, writer, _ = await upgrade(demo_host[1])
             writer.write(data)
             opcode, payload = await read_frame(reader)
             assert opcode == 0x88
@@ -109,18 +112,17 @@ def test_malformed_frame_closes_only_that_connection(data, code, reason):
     run(scenario())
 
 
-def test_refused_upgrades():
+def test_refused_upgrades(demo_host):
     async def scenario():
-        async with binder_running() as (binder, _):
-            _, writer, head = await upgrade(binder.ports[0], "Sec-WebSocket-Protocol: x-other\r\n")
-            assert head.startswith("HTTP/1.1 412")
-            writer.close()
-            _, writer, head = await upgrade(binder.ports[0], version="8")
-            assert head.startswith("HTTP/1.1 426") and "Sec-WebSocket-Version: 13" in header_lines(head)
-            writer.close()
-            _, writer, head = await upgrade(binder.ports[0], path="/api/")
-            assert head.startswith("HTTP/1.1 404")  # only exactly /api upgrades
-            writer.close()
+        _, writer, head = await upgrade(demo_host[1], "Sec-WebSocket-Protocol: x-other\r\n")
+        assert head.startswith("HTTP/1.1 412")
+        writer.close()
+        _, writer, head = await upgrade(demo_host[1], version="8")
+        assert head.startswith("HTTP/1.1 426") and "Sec-WebSocket-Version: 13" in header_lines(head)
+        writer.close()
+        _, writer, head = await upgrade(demo_host[1], path="/api/")
+        assert head.startswith("HTTP/1.1 404")  # only exactly /api upgrades
+        writer.close()
     run(scenario())
 
 

@@ -1,4 +1,10 @@
-"""REST calls, sessions/cookies and Origin checks against a real EmbeddedBinder."""
+"""REST calls, sessions/cookies and Origin checks.
+
+Arguments, status mapping, late replies, tokens and sessions are checked on both hosts
+(conftest's `demo_host`), expectations keyed on the host where the framework answers
+otherwise (docs/hosts.md). The Origin/Sec-Fetch-Site policy (`--allow-origin`) and the
+session store are the embedded binder's own: checked in the test process.
+"""
 import asyncio
 
 import aiohttp
@@ -13,16 +19,18 @@ async def fetch(session, method, url, **kwargs):
         return response.status, dict(response.headers), await response.text()
 
 
-def rest(requests):
-    """Run (method, path, kwargs) requests against a fresh binder; return their answers."""
+def rest(port, requests):
+    """Run (method, path, kwargs) requests against the binder on `port`; return their answers."""
     async def scenario():
-        async with binder_running() as (binder, _), aiohttp.ClientSession() as session:
-            return [await fetch(session, method, http_url(binder, path), **kwargs) for method, path, kwargs in requests]
+        async with aiohttp.ClientSession() as session:
+            return [await fetch(session, method, f"http://127.0.0.1:{port}{path}", **kwargs)
+                    for method, path, kwargs in requests]
     return run(scenario())
 
 
-def test_get_and_post_arguments():
-    answers = rest([
+def test_get_and_post_arguments(demo_host):
+    host, port = demo_host
+    answers = rest(port, [
         ("GET", "/api/demo/ping", {}),
         ("GET", '/api/demo/echo?a=1&b={"x":2}&flag&sp=a+b%2B', {}),
         ("GET", "/api//demo/a/b", {}),
@@ -30,37 +38,42 @@ def test_get_and_post_arguments():
         ("POST", "/api/demo/echo?a=1&b=2", {"data": {"b": "3", "c": "4"}}),
     ])
     assert answers[0][0] == 200 and answers[0][2] == OK_PING
-    assert answers[0][1]["Content-Type"].startswith("application/json")
+    assert answers[0][1].get("Content-Type", "none").startswith("application/json" if host == "embedded" else "none")
     assert answers[1][2].endswith('"response":{"a":"1","b":"{\\"x\\":2}","flag":null,"sp":"a b+"}}')
     assert answers[2][2].endswith('"response":"a/b"}')
     assert answers[3][2].endswith('"response":{"x":[1,2]}}')
     assert answers[4][2].endswith('"response":{"a":"1","b":"3","c":"4"}}')
 
 
-def test_http_status_mapping_and_bad_bodies():
-    answers = rest([
+def test_http_status_mapping(demo_host):
+    answers = rest(demo_host[1], [
         ("GET", "/api/nope/x", {}),
         ("GET", "/api/demo/nope", {}),
         ("GET", "/api/demo/fail", {}),
-        ("GET", "/api/demo/secret", {}),
         ("GET", "/api/demo/error", {}),
-        ("POST", "/api/demo/echo", {"data": b"{bad", "headers": {"Content-Type": "application/json"}}),
         ("POST", "/api/demo/echo", {"data": b"x", "headers": {"Content-Type": "text/plain"}}),
-        ("POST", "/api/demo/echo", {"data": b"[" * 100000, "headers": {"Content-Type": "application/json"}}),
         ("PUT", "/api/demo/echo", {}),
         ("GET", "/api/demo", {}),
     ])
     assert answers[0][0] == 404 and answers[0][2] == '{"jtype":"afb-reply","request":{"status":"unknown-api","code":-3}}'
     assert answers[1][0] == 404
     assert answers[2][0] == 500 and '"internal-error"' in answers[2][2]
-    assert answers[3][0] == 403 and answers[3][1]["WWW-Authenticate"] == 'error="insufficient_scope"'
-    assert answers[3][2] == '{"jtype":"afb-reply","request":{"status":"insufficient-scope","code":-9}}'
-    assert answers[4][0] == 200 and '"status":"error"' in answers[4][2]
-    assert [answer[0] for answer in answers[5:]] == [400, 415, 400, 400, 404]
+    assert answers[3][0] == 200 and '"status":"error"' in answers[3][2]
+    assert [answer[0] for answer in answers[4:]] == [415, 400, 404]
 
 
-def test_rest_waits_for_late_replies_and_subscribing_is_harmless():
-    answers = rest([("GET", "/api/demo/later", {}), ("GET", "/api/demo/subscribe", {})])
+def test_json_bodies_that_do_not_parse_are_refused():
+    """Embedded only: the framework's HTTP server (libafb's afb-hsrv, in afb-binder too) logs
+    "error in POST json" and never answers such a request (docs/hosts.md)."""
+    async def scenario():
+        async with binder_running() as (binder, _), aiohttp.ClientSession() as session:
+            return [(await fetch(session, "POST", http_url(binder, "/api/demo/echo"), data=body,
+                                 headers={"Content-Type": "application/json"}))[0] for body in (b"{bad", b"[" * 100000)]
+    assert run(scenario()) == [400, 400]
+
+
+def test_rest_waits_for_late_replies_and_subscribing_is_harmless(demo_host):
+    answers = rest(demo_host[1], [("GET", "/api/demo/later", {}), ("GET", "/api/demo/subscribe", {})])
     assert answers[0][2].endswith('"response":"late"}') and answers[1][0] == 200
 
 
@@ -105,14 +118,21 @@ def test_session_cookie_and_lookup_order():
     ({"x-afb-token": "H"}, "H"),
     ({}, None),
 ])
-def test_token_sources(headers, expected):
-    answers = rest([("GET", "/api/demo/caller", {"headers": headers})])
+def test_token_sources(headers, expected, demo_host):
+    """libafb gives a verb no token (docs/hosts.md): None there."""
+    host, port = demo_host
+    expected = expected if host == "embedded" else None
+    answers = rest(port, [("GET", "/api/demo/caller", {"headers": headers})])
     assert f'"token":{"null" if expected is None else chr(34) + expected + chr(34)}' in answers[0][2]
 
 
 def test_token_query_order():
-    answers = rest([("GET", "/api/demo/caller?token=T&x-afb-token=X&access_token=A", {}),
-                    ("GET", "/api/demo/caller?token=T&x-afb-token=X", {})])
+    """Embedded only: libafb gives a verb no token to observe the order by."""
+    async def scenario():
+        async with binder_running() as (binder, _), aiohttp.ClientSession() as session:
+            return [await fetch(session, "GET", http_url(binder, path)) for path in
+                    ("/api/demo/caller?token=T&x-afb-token=X&access_token=A", "/api/demo/caller?token=T&x-afb-token=X")]
+    answers = run(scenario())
     assert '"token":"A"' in answers[0][2] and '"token":"X"' in answers[1][2]
 
 

@@ -7,7 +7,9 @@ it once against the embedded host and once against the libafb host (test/hosts.p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +21,10 @@ from integration import require_whole_binder
 require_whole_binder()
 
 from afbclient import AfbClient
-from binderproc import start_binder
+from binderproc import Binder, start_binder
 from conftest import REPO, free_port
 from hosts import HOSTS, host_args
+from livebinder import wait_for_log
 
 API = "wire"
 PERMISSION = "urn:afb-spawn:test:run"
@@ -34,30 +37,35 @@ CONFIG = {
         {"uid": "sleep", "exec": {"cmdpath": "/bin/sleep", "args": ["60"]}},
         {"uid": "single", "single": True, "exec": {"cmdpath": "/bin/sleep", "args": ["60"]}},
         {"uid": "fail", "encoder": "sync", "exec": {"cmdpath": "/bin/sh", "args": ["-c", "echo oops >&2; exit 3"]}},
-    ]}, {"uid": "guarded", "acls": {"user": "nobody"}, "privilege": PERMISSION, "commands": [
-        {"uid": "guarded", "encoder": "sync", "exec": {"cmdpath": "/bin/echo", "args": ["allowed"]}},
-    ]}],
+    ]}, {"uid": "open", "acls": {"user": "nobody"}, "commands": [
+        {"uid": "open", "encoder": "sync", "exec": {"cmdpath": "/bin/echo", "args": ["open"]}}]}],
 }
+GUARDED = {"uid": "guarded", "acls": {"user": "nobody"}, "privilege": PERMISSION, "commands": [
+    {"uid": "guarded", "encoder": "sync", "exec": {"cmdpath": "/bin/echo", "args": ["allowed"]}}]}
+INSUFFICIENT_SCOPE = (4, {"jtype": "afb-reply", "request": {"status": "insufficient-scope", "code": -9}})
+
+
+@contextlib.contextmanager
+def serving(host: str, config: dict[str, Any], *options: str) -> Iterator[tuple[Binder, str, Path]]:
+    """A binder on `host` serving `config`: (binder, WebSocket URL, config file)."""
+    selection = host_args(host)
+    with tempfile.TemporaryDirectory(prefix="afbspawn-wire-") as root:
+        path = Path(root) / "wire.json"
+        path.write_text(json.dumps(config))
+        port = free_port()
+        process = start_binder([str(REPO / ".venv/bin/python"), "-m", "afbspawn", *selection, "--config",
+                                str(path), "-p", str(port), *options], cwd=REPO)
+        try:
+            yield process, f"ws://127.0.0.1:{port}/api", path
+        finally:
+            process.stop()
 
 
 @pytest.fixture(scope="module", params=HOSTS)
 def binder(request: pytest.FixtureRequest) -> Iterator[str]:
     """The WebSocket URL of a binder serving CONFIG on the host under test."""
-    selection = host_args(request.param)
-    with tempfile.TemporaryDirectory(prefix="afbspawn-wire-") as root:
-        config = Path(root) / "wire.json"
-        config.write_text(json.dumps(CONFIG))
-        extra = []
-        if request.param == "embedded":  # the libafb host leaves permissions to the framework's backend
-            (Path(root) / "perms.json").write_text(json.dumps({"everyone": [PERMISSION]}))
-            extra = ["--permissions", str(Path(root) / "perms.json")]
-        port = free_port()
-        process = start_binder([str(REPO / ".venv/bin/python"), "-m", "afbspawn", *selection, "--config",
-                                str(config), "-p", str(port), *extra], cwd=REPO)
-        try:
-            yield f"ws://127.0.0.1:{port}/api"
-        finally:
-            process.stop()
+    with serving(request.param, CONFIG) as (_, url, _):
+        yield url
 
 
 def run(coro: Any) -> Any:
@@ -150,10 +158,36 @@ def test_subscribe_unsubscribe_stop_and_single(binder: str) -> None:
     assert without(final, "pid", "stats") == {"type": "final-event", "status": {"signal": "Terminated"}}
 
 
-def test_permitted_caller_runs_a_guarded_command(binder: str) -> None:
-    """Granted by the policy (embedded) or by the framework's backend (libafb; docs/hosts.md)."""
-    code, envelope = run(one_call(binder, API, "guarded/guarded", {"action": "start"}))
+@pytest.mark.parametrize("host", HOSTS)
+def test_a_required_permission_is_checked_or_the_config_is_not_served(host: str, tmp_path: Path) -> None:
+    """Embedded: the --permissions policy decides. libafb: its backend decides, and a framework
+    without one (it grants everything, as the one here) refuses to serve the config (docs/hosts.md)."""
+    config = {**CONFIG, "sandboxes": [CONFIG["sandboxes"][0], GUARDED]}
+    if host == "libafb":
+        refusal = f"permission {PERMISSION} cannot be enforced: this AFB framework has no permission backend"
+        with pytest.raises(RuntimeError, match=refusal), serving(host, config):
+            pass
+        return
+    with serving(host, config) as (_, url, _):
+        assert run(one_call(url, API, "guarded/guarded", {"action": "start"})) == INSUFFICIENT_SCOPE
+    (tmp_path / "perms.json").write_text(json.dumps({"everyone": [PERMISSION]}))
+    with serving(host, config, "--permissions", str(tmp_path / "perms.json")) as (_, url, _):
+        code, envelope = run(one_call(url, API, "guarded/guarded", {"action": "start"}))
     assert code == 3 and envelope["response"]["stdout"] == ["allowed"]
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_a_permission_added_by_a_reload_is_refused_to_callers_nobody_granted(host: str) -> None:
+    """libafb registered the verb with no permission to check: afb-spawn refuses it itself."""
+    with serving(host, CONFIG) as (process, url, path):
+        assert run(one_call(url, API, "box/echo", {"action": "start", "args": {"text": "open"}}))[0] == 3
+        guarded = json.loads(json.dumps(CONFIG))
+        guarded["sandboxes"][0]["privilege"] = PERMISSION
+        path.write_text(json.dumps(guarded))
+        process.process.send_signal(signal.SIGHUP)
+        wait_for_log(process, b"config reloaded")
+        assert run(one_call(url, API, "box/echo", {"action": "start", "args": {"text": "open"}})) == INSUFFICIENT_SCOPE
+        assert run(one_call(url, API, "ping", True))[0] == 3  # the others still answer
 
 
 def test_info_lists_the_commands_with_their_usage(binder: str) -> None:
@@ -161,5 +195,5 @@ def test_info_lists_the_commands_with_their_usage(binder: str) -> None:
     assert code == 3
     info = envelope["response"]
     assert info["metadata"] == {"uid": "wire-test", "info": "wire checks"}
-    assert [group["uid"] for group in info["groups"]] == ["box", "guarded"]
+    assert [group["uid"] for group in info["groups"]] == ["box", "open"]
     assert [verb["verb"] for verb in info["groups"][0]["verbs"]] == [f"box/{name}" for name in ("echo", "lines", "json", "sleep", "single", "fail")]

@@ -10,13 +10,15 @@ import os
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from spawnfakes import CollectFactory, FakeEvent, FakeRequest, RecordingLauncher
 
 from afbspawn.binding.actions import CommandVerb
 from afbspawn.config.argv import build_argv
 from afbspawn.config.model import ArgTemplate, Command, History, Sandbox
 from afbspawn.tasks import Budget, CommandSite
-from afbspawn.tasks.history import OutputHistory
+from afbspawn.tasks.history import OutputHistory, rule_weight, weight
 from afbspawn.tasks.stdin import StdinClosed, StdinFull, StdinWriter
 
 
@@ -32,6 +34,17 @@ def test_history_keeps_the_newest_within_lines_and_bytes() -> None:
     whole = OutputHistory(History(lines=10, bytes=1000))
     whole.add({"stdout": "a"})
     assert whole.events() == [{"stdout": "a"}] and not whole.truncated
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+                     max_leaves=10)
+
+
+@given(_JSON)
+def test_history_weight_fast_path_follows_the_rule_for_any_event(data: Any) -> None:
+    assert weight(data) == rule_weight(data)
+    assert weight({"type": "data", "pid": 7, "stdout": data}) == rule_weight({"type": "data", "pid": 7, "stdout": data})
 
 
 def test_stdin_writer_buffers_refuses_when_full_and_closes_after_flushing() -> None:

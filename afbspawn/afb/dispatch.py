@@ -45,7 +45,7 @@ class HandlerRunner:
             outcome = call()
         except Exception:  # noqa: BLE001 - any handler failure is reported, not raised
             return on_failure(None)
-        if inspect.isawaitable(outcome):
+        if outcome is not None and inspect.isawaitable(outcome):  # most verbs answer at once
             task = asyncio.ensure_future(outcome)
             self._tasks.add(task)
             task.add_done_callback(self._finished(on_failure))

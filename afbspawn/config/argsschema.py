@@ -10,32 +10,46 @@ call is checked against has none left, and its validator has no way to fetch any
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import jsonschema
-import referencing
-import referencing.exceptions
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
-
 ALLOW_DASH = "x-allow-dash"  # per-argument opt-in for values starting with '-'
 MAX_RESOLVED_NODES = 10_000  # a schema whose $refs expand beyond this is refused
-_NO_RETRIEVAL = referencing.Registry()  # empty, retrieves nothing
 
 
-def _full_pattern(validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]) -> Iterator[ValidationError]:
-    if isinstance(instance, str) and not re.fullmatch(pattern, instance):
-        yield ValidationError(f"{instance!r} does not match the whole pattern {pattern!r}")
+@functools.cache
+def _jsonschema() -> tuple[Any, Any]:
+    """(validator class, empty registry), imported on first use: jsonschema and referencing
+    weigh ~3 MB of resident memory, paid only by a binder whose commands declare `args`."""
+    import jsonschema
+    import referencing
+    from jsonschema.exceptions import ValidationError
+
+    def full_pattern(validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
+        if isinstance(instance, str) and not re.fullmatch(pattern, instance):
+            yield ValidationError(f"{instance!r} does not match the whole pattern {pattern!r}")
+
+    validator = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": full_pattern})
+    return validator, referencing.Registry()  # the registry is empty: it retrieves nothing
 
 
-ArgsValidator = jsonschema.validators.extend(Draft202012Validator, {"pattern": _full_pattern})
+class InvalidArgsSchema(ValueError):
+    """An `args` value that is not a JSON Schema: `message` at `path` within it."""
+
+    def __init__(self, message: str, path: tuple[str | int, ...]):
+        super().__init__(message)
+        self.message, self.path = message, path
 
 
 def check_args_schema(schema: Mapping[str, Any]) -> None:
-    """Raise jsonschema.SchemaError when `schema` is not a valid JSON Schema."""
-    ArgsValidator.check_schema(schema)
+    """Raise InvalidArgsSchema when `schema` is not a valid JSON Schema."""
+    import jsonschema
+    try:
+        _jsonschema()[0].check_schema(schema)
+    except jsonschema.SchemaError as error:
+        raise InvalidArgsSchema(error.message, tuple(error.absolute_path)) from None
 
 
 class SchemaRefError(ValueError):
@@ -89,8 +103,11 @@ def _lookup(schema: Mapping[str, Any], ref: str) -> Any:
 
 def first_error(schema: Mapping[str, Any], args: Any) -> str | None:
     """A readable reason why `args` does not satisfy `schema` (already resolved), or None."""
+    import jsonschema
+    import referencing.exceptions
+    validator, no_retrieval = _jsonschema()
     try:
-        error = jsonschema.exceptions.best_match(ArgsValidator(schema, registry=_NO_RETRIEVAL).iter_errors(args))
+        error = jsonschema.exceptions.best_match(validator(schema, registry=no_retrieval).iter_errors(args))
     except referencing.exceptions.Unresolvable:  # not resolved at load (resolve_refs): never fetched now
         return "the command's args schema has an unresolved $ref"
     if error is None:

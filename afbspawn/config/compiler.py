@@ -10,10 +10,13 @@ import stat
 from collections.abc import Mapping
 from typing import Any
 
-import jsonschema
-
 from afbspawn.config import model, taskkeys
-from afbspawn.config.argsschema import SchemaRefError, check_args_schema, resolve_refs
+from afbspawn.config.argsschema import (
+    InvalidArgsSchema,
+    SchemaRefError,
+    check_args_schema,
+    resolve_refs,
+)
 from afbspawn.config.collector import Collector, Path, alias, items
 from afbspawn.config.errors import pointer
 from afbspawn.config.sandboxes import SandboxCompiler
@@ -119,8 +122,8 @@ def _command(node: dict[str, Any], path: Path, sandbox: model.Sandbox, problems:
         try:
             check_args_schema(args_schema)
             args_schema = resolve_refs(args_schema)
-        except jsonschema.SchemaError as error:
-            problems.add(path + ("args", *error.absolute_path), f"not a valid JSON Schema: {error.message}")
+        except InvalidArgsSchema as error:
+            problems.add(path + ("args", *error.path), f"not a valid JSON Schema: {error.message}")
         except SchemaRefError as error:
             problems.add(path + ("args",), str(error), "inline the definition or point into '#/$defs/...'")
     encoder = _encoder(node.get("encoder", "text"))

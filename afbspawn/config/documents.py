@@ -15,10 +15,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-import yaml
-
 Path = tuple[str | int, ...]
-_MERGE = "tag:yaml.org,2002:merge"
 MAX_DEPTH = 64
 MAX_NODES = 100_000
 INT_MIN, INT_MAX = -(2**63), 2**64 - 1  # the widest kernel integers (rlim_t is u64)
@@ -28,37 +25,29 @@ class DocumentError(ValueError):
     """The text is not a JSON/YAML document."""
 
 
-class _Object(dict):  # type: ignore[type-arg]
+class JsonObject(dict):  # type: ignore[type-arg]
     """A parsed mapping that remembers which of its keys were given more than once."""
 
     duplicates: tuple[str, ...] = ()
 
 
-def _json_object(pairs: list[tuple[str, Any]]) -> _Object:
-    obj = _Object(pairs)
-    keys = [key for key, _ in pairs]
-    obj.duplicates = tuple(sorted({key for key in keys if keys.count(key) > 1}))
+def _json_object(pairs: list[tuple[str, Any]]) -> JsonObject:
+    obj = JsonObject(pairs)
+    if len(obj) < len(pairs):  # a key given twice: the rare case pays for finding which
+        keys = [key for key, _ in pairs]
+        obj.duplicates = tuple(sorted({key for key in keys if keys.count(key) > 1}))
     return obj
-
-
-class _YamlLoader(yaml.SafeLoader):
-    pass
-
-
-def _yaml_mapping(loader: _YamlLoader, node: yaml.MappingNode) -> _Object:
-    own = [key.value for key, _ in node.value if isinstance(key, yaml.ScalarNode) and key.tag != _MERGE]
-    obj = _Object(loader.construct_mapping(node, deep=True))
-    obj.duplicates = tuple(sorted({key for key in own if own.count(key) > 1}))
-    return obj
-
-
-_YamlLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _yaml_mapping)
 
 
 def parse(text: str, is_json: bool) -> Any:
     """The document of `text`; raises DocumentError with the position of a syntax error."""
     try:
-        return _parse_json(text) if is_json else _parse_yaml(text)
+        if is_json:
+            return _parse_json(text)
+        from afbspawn.config.yamldoc import (
+            parse_yaml,  # ~1 MB resident: only YAML configs pay it
+        )
+        return parse_yaml(text)
     except RecursionError:
         raise DocumentError(f"nested deeper than {MAX_DEPTH} levels") from None
     except ValueError as error:  # e.g. an integer of more than 4300 digits
@@ -72,40 +61,6 @@ def _parse_json(text: str) -> Any:
         return json.loads(text, object_pairs_hook=_json_object)
     except json.JSONDecodeError as error:
         raise DocumentError(f"invalid JSON at line {error.lineno} column {error.colno}: {error.msg}") from None
-
-
-def _parse_yaml(text: str) -> Any:
-    loader = _YamlLoader(text)  # a SafeLoader subclass: no arbitrary objects
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        _expanded_size(node, {}, 0)
-        return loader.construct_document(node)
-    except (yaml.YAMLError, TypeError) as error:  # TypeError: an unhashable (list) key
-        raise DocumentError(f"invalid YAML: {error}".replace("\n", " ")) from None
-    finally:
-        loader.dispose()
-
-
-def _expanded_size(node: yaml.Node, sizes: dict[int, int], depth: int) -> int:
-    """Values `node` stands for once its aliases are expanded; refuses past the bounds."""
-    if depth > MAX_DEPTH:
-        raise DocumentError(f"nested deeper than {MAX_DEPTH} levels")
-    known = sizes.get(id(node))
-    if known is not None:
-        return known
-    sizes[id(node)] = MAX_NODES + 1  # a node reached again while being measured: a cycle
-    size = 1
-    if isinstance(node, (yaml.SequenceNode, yaml.MappingNode)):
-        children = node.value if isinstance(node, yaml.SequenceNode) else [part for pair in node.value for part in pair]
-        for child in children:
-            size += _expanded_size(child, sizes, depth + 1)
-            if size > MAX_NODES:
-                raise DocumentError(f"more than {MAX_NODES} values once YAML aliases are expanded "
-                                    "(an alias bomb?)")
-    sizes[id(node)] = size
-    return size
 
 
 def bounds_problems(doc: Any) -> Iterator[tuple[Path, str]]:

@@ -7,13 +7,14 @@ import json
 import re
 from collections.abc import Iterator
 from importlib import resources
-from typing import Any
-
-from jsonschema import Draft202012Validator, validators
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from afbspawn.config.collector import Collector
 from afbspawn.config.names import suggest
+from afbspawn.config.schemacheck import SchemaChecker
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 _JSON_TYPES = ((dict, "object"), (list, "array"), (str, "string"), (bool, "boolean"), (int, "integer"),
                (float, "number"), (type(None), "null"))
@@ -34,16 +35,16 @@ def _is_integer(checker: Any, instance: Any) -> bool:
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
-_ConfigValidator = validators.extend(
-    Draft202012Validator, type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer))
-
-
 @functools.cache
 def _validator(definition: str | None = None) -> Any:
-    """Validator of a whole config, or of one of the schema's $defs (e.g. "command")."""
+    """jsonschema's validator of a whole config, or of one of the schema's $defs (e.g.
+    "command"); imported on first use: only an invalid document needs it (~3 MB resident)."""
+    from jsonschema import Draft202012Validator, validators
+    config_validator = validators.extend(
+        Draft202012Validator, type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer))
     if definition is None:
-        return _ConfigValidator(schema())
-    return _ConfigValidator({"$defs": schema()["$defs"], "$ref": f"#/$defs/{definition}"})
+        return config_validator(schema())
+    return config_validator({"$defs": schema()["$defs"], "$ref": f"#/$defs/{definition}"})
 
 
 class SchemaFaults:
@@ -63,8 +64,17 @@ class SchemaFaults:
                    for fault in self.paths)
 
 
+@functools.cache
+def _checker(definition: str | None = None) -> SchemaChecker:
+    return SchemaChecker(schema(), definition)
+
+
 def validate(doc: Any, problems: Collector, definition: str | None = None) -> SchemaFaults:
-    """Adds one Problem per schema violation and returns where they are."""
+    """Adds one Problem per schema violation and returns where they are.
+
+    The compiled check passes a valid document alone; jsonschema describes the faults."""
+    if _checker(definition)(doc):
+        return SchemaFaults([])
     found = [described for error in _validator(definition).iter_errors(doc) for described in _describe(error)]
     found.sort(key=lambda item: [(0, part) if isinstance(part, int) else (1, part) for part in item[0]])
     for path, message, hint in found:

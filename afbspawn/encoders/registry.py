@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping, Sequence
-from importlib.metadata import entry_points
 from typing import Any
 
 from afbspawn.config.model import EncoderSpec, Plugin
@@ -76,6 +75,9 @@ def _from_module(plugin: Plugin, name: str) -> EncoderFactory:
 
 
 def _from_entry_points(plugin: str, name: str) -> EncoderFactory:
+    from importlib.metadata import (
+        entry_points,  # ~1 MB and a scan of site-packages: only when asked
+    )
     found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name.lower() == name]
     factories = [_as_factory(_load(ep), f"entry point {ep.name!r}") for ep in found]
     for factory in factories:

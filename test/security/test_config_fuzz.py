@@ -6,7 +6,6 @@ Each mutated document loads or is refused with a ConfigError (file, JSON path, m
 """
 from __future__ import annotations
 
-import copy
 import json
 import tempfile
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 import yaml
 from conftest import REPO
+from docmutations import mutate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from livebinder import scaled
@@ -31,40 +31,6 @@ VALUES = st.recursive(
     max_leaves=12)
 MUTATION = st.tuples(st.integers(0, 10_000), st.sampled_from(["replace", "delete", "add", "wrap", "nest"]),
                      VALUES, st.text(max_size=12))
-
-
-def places(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [path]
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found += places(value, path + (key,))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            found += places(value, path + (index,))
-    return found
-
-
-def mutate(doc: Any, mutation: tuple[int, str, Any, str]) -> Any:
-    index, kind, value, key = mutation
-    doc = copy.deepcopy(dict(doc))
-    path = places(doc)[index % len(places(doc))]
-    if not path:
-        return value if kind == "replace" else doc
-    parent = doc
-    for part in path[:-1]:
-        parent = parent[part]
-    last = path[-1]
-    if kind == "replace":
-        parent[last] = value
-    elif kind == "delete":
-        del parent[last]
-    elif kind == "add" and isinstance(parent[last], dict):
-        parent[last][key] = value
-    elif kind == "wrap":
-        parent[last] = [parent[last]]
-    elif kind == "nest":
-        parent[last] = {key: parent[last]}
-    return doc
 
 
 def verdict(text: str, suffix: str, privileged: bool) -> str:

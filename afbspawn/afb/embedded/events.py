@@ -9,6 +9,7 @@ up. A listener that takes nothing is closed by its own connection (websocket.py)
 from __future__ import annotations
 
 import abc
+import functools
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -20,6 +21,12 @@ from afbspawn.afb.embedded import codec
 from afbspawn.afb.host import Event, EventHandlerSpec
 
 log = logging.getLogger("afbspawn.afb")
+
+
+@functools.cache
+def _is_listener(kind: type) -> bool:
+    """isinstance(x, Listener) by type, cached: the ABC's instance check ran once per event."""
+    return issubclass(kind, Listener)
 
 
 class Listener(host.Listener):
@@ -100,13 +107,17 @@ class EmbeddedEvent(Event):
         return reached
 
     def push_to(self, data: Any, listeners: Iterable[host.Listener]) -> int:
-        targets = [listener for listener in set(listeners) if isinstance(listener, Listener)]
+        targets = [listener for listener in set(listeners) if _is_listener(type(listener))]
         if self._closed or not targets:
             return 0
         frame = codec.event_wire(self._name, self._head, data)
         if self._trace:
             self._trace(f"event {self._name} -> {len(targets)} listener(s): {frame.decode('utf-8')}")
-        return sum(1 for listener in targets if listener.send(frame))
+        reached = 0
+        for listener in targets:
+            if listener.send(frame):
+                reached += 1
+        return reached
 
     def ready(self) -> bool:
         return not any(listener.congested for listener in self._listeners)

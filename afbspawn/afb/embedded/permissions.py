@@ -16,8 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from afbspawn.afb.host import Caller
 
 SECTIONS = ("everyone", "tokens", "uids")
@@ -44,6 +42,7 @@ class Policy:
 
 def load_policy(path: str) -> Policy:
     """Read and validate a permissions file (JSON if it ends in .json, YAML otherwise)."""
+    import yaml  # only a binder given a permissions file loads it
     try:
         with open(path, encoding="utf-8") as stream:
             data = json.load(stream) if path.endswith(".json") else yaml.safe_load(stream)

@@ -12,9 +12,15 @@ Each entry is a measured need (docs/hosts.md, "libafb beside asyncio"):
 * error replies whose info is plain text: the glue turns every Python value into JSON, so
   a `str` would arrive quoted (`"\"invalid action\""`); the C spawn-binding replies a
   string datum, which libafb copies as-is into `info` (`afb_req_v4_reply_hookable`);
+* a verb's arguments: the glue hands scalars over as their text (`5`, `"5"`, `true` and
+  `null` all arrive as strings), so they are read from the request's data
+  (`afb_req_v4_parameters`) as JSON;
 * internal calls: `libafb.callasync` releases the call's arguments once more after libafb
   took them (a double release that crashes the called verb), so calls are made with
   `afb_api_v4_call_hookable` and JSON-text arguments;
+* asking the permission backend directly (`afb_perm_check_async`) whether it denies a
+  permission nobody holds: a framework built without a backend grants everything, and a
+  permission it cannot enforce must not be served (docs/hosts.md, "Permissions");
 * replacing the glue's implicit `info` verb by the API's own (the spawn `info` reply):
   the glue registers `info` itself and refuses a second one, so its verb record is pointed
   at the glue's ordinary verb trampoline with our handler (`afb_api_v4_verb_at`).
@@ -53,6 +59,7 @@ class VerbData(ctypes.Structure):
 CallDone = Callable[[int, list[Any]], None]
 CALL_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_uint,
                                  ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p)
+CHECK_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int)
 
 
 class Glue:
@@ -87,8 +94,14 @@ class Glue:
                                   ctypes.POINTER(ctypes.c_void_p))
         self._data_pointer = _function(lib.afb_data_ro_pointer, ctypes.c_void_p, ctypes.c_void_p)
         self._data_unref = _function(lib.afb_data_unref, None, ctypes.c_void_p)
+        self._parameters = _function(lib.afb_req_v4_parameters, ctypes.c_uint, ctypes.c_void_p,
+                                     ctypes.POINTER(ctypes.POINTER(ctypes.c_void_p)))
+        self._check = _function(lib.afb_perm_check_async, None, ctypes.c_char_p, ctypes.c_char_p,
+                                ctypes.c_char_p, ctypes.c_char_p, CHECK_CALLBACK, ctypes.c_void_p)
         self._call_done = CALL_CALLBACK(self._called)  # one trampoline for the process's life
+        self._check_done = CHECK_CALLBACK(self._checked)
         self._pending_calls: dict[int, CallDone] = {}
+        self._pending_checks: dict[int, Callable[[int], None]] = {}
         self._call_ids = itertools.count(1)
         self._calls_lock = threading.Lock()
         self._verb_trampoline = ctypes.cast(lib.GlueApiVerbCb, ctypes.c_void_p).value
@@ -120,6 +133,13 @@ class Glue:
         request = ctypes.c_void_p.from_address(request_handle + REQUEST_AFB_OFFSET).value
         self._reply(request, status, 1, data)
 
+    def arguments(self, request_capsule: Any) -> list[Any]:
+        """The request's arguments as JSON values (None for one that is not JSON)."""
+        request = ctypes.c_void_p.from_address(self.pointer(request_capsule) + REQUEST_AFB_OFFSET).value
+        params = ctypes.POINTER(ctypes.c_void_p)()
+        count = self._parameters(request, ctypes.byref(params))
+        return [self._value(params[index]) for index in range(count)]
+
     def call(self, caller_capsule: Any, api: str, verb: str, args: Any, done: CallDone) -> None:
         """Call api/verb with one JSON argument; `done(status, replies)` runs on a libafb thread."""
         with self._calls_lock:
@@ -136,6 +156,19 @@ class Glue:
         with self._calls_lock:
             done = self._pending_calls.pop(key)
         done(status, [self._value(replies[index]) for index in range(count)])
+
+    def check_permission(self, client: str, user: str, permission: str, done: Callable[[int], None]) -> None:
+        """Ask the backend whether `user` (uid text) of `client` (label) holds `permission`;
+        `done(status)` (> 0 granted) runs at once or later on a libafb thread."""
+        with self._calls_lock:
+            key = next(self._call_ids)
+            self._pending_checks[key] = done
+        self._check(client.encode(), user.encode(), b"", permission.encode(), self._check_done, key)
+
+    def _checked(self, key: int, status: int) -> None:
+        with self._calls_lock:
+            done = self._pending_checks.pop(key)
+        done(status)
 
     def _value(self, data: int | None) -> Any:
         """A reply datum as Python: converted to JSON text by libafb, then decoded."""

@@ -8,6 +8,9 @@ queued in libafb and its loop is woken. Nothing ever blocks one side waiting for
 
 libafb wants everything declared before the binder starts (the ACLs of the permissions,
 then the APIs), so `add_api` only records; `start` creates the binder and the APIs.
+A verb's required permission is served only when the framework's backend enforces it
+(afbspawn.afb.libafb.permissions); until that is known, and wherever it is not, such a
+verb is refused to every caller.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from types import ModuleType
 from typing import Any
 
 from afbspawn.afb.dispatch import HandlerRunner
+from afbspawn.afb.embedded.introspection import info_verb
 from afbspawn.afb.errors import Status
 from afbspawn.afb.host import (
     ApiSpec,
@@ -35,6 +39,7 @@ from afbspawn.afb.host import (
 )
 from afbspawn.afb.libafb.events import LibafbEvent
 from afbspawn.afb.libafb.glue import Glue
+from afbspawn.afb.libafb.permissions import backend_enforces, refusal
 from afbspawn.afb.libafb.request import LibafbRequest
 
 log = logging.getLogger("afbspawn.afb")
@@ -67,7 +72,7 @@ class LibafbHost(Host):
         self._glue = Glue(libafb)
         self._specs: dict[str, ApiSpec] = {}
         self._verbs: dict[tuple[str, str], VerbSpec] = {}  # what each registered verb runs now (reload)
-        self._registered: set[tuple[str, str]] = set()  # verbs libafb knows
+        self._registered: dict[tuple[str, str], str | None] = {}  # verbs libafb knows: the permission it checks
         self._handles: dict[str, Any] = {}
         self._events: dict[str, list[LibafbEvent]] = {}
         self._handlers: dict[str, list[EventHandlerSpec]] = {}
@@ -77,6 +82,7 @@ class LibafbHost(Host):
         self._binder: Any = None
         self._thread: threading.Thread | None = None
         self._empty_root: str | None = None
+        self._permissions_enforced = False  # known once started: the backend denied the probe
         self.urls: list[str] = []
 
     @property
@@ -114,12 +120,15 @@ class LibafbHost(Host):
             return
         for key in [key for key in self._verbs if key[0] == spec.name]:
             del self._verbs[key]
-        for verb in spec.verbs:
-            known = (spec.name, verb.name) in self._registered
-            self._verbs[(spec.name, verb.name)] = verb
-            if not known and verb.name != "info":
+        for verb in with_info(spec):
+            key = (spec.name, verb.name)
+            self._verbs[key] = verb
+            if key not in self._registered and verb.name != "info":
                 self._libafb.verbadd(self._handles[spec.name], self._keep(self._verb_config(spec.name, verb)))
-                self._registered.add((spec.name, verb.name))
+                self._registered[key] = verb.permission
+            elif verb.permission and verb.permission != self._registered.get(key):
+                log.warning("%s/%s: its new permission %s takes effect at restart; refused to every caller "
+                            "until then", spec.name, verb.name, verb.permission)
         self._specs[spec.name] = spec
 
     def new_event(self, api: str, name: str) -> Event:
@@ -164,6 +173,10 @@ class LibafbHost(Host):
         self._thread.start()
         await ready
         self._glue.set_max_jobs(self.options.max_jobs)  # after the scheduler set its own bound
+        self._permissions_enforced = await backend_enforces(self._glue)
+        required = self._required_permissions()
+        if required and not self._permissions_enforced:
+            raise StartupError(refusal(required))
         for spec in self._specs.values():
             if spec.on_ready is not None:
                 try:
@@ -200,9 +213,12 @@ class LibafbHost(Host):
         self._kept.append(value)
         return value
 
+    def _required_permissions(self) -> set[str]:
+        return {verb.permission for spec in self._specs.values() for verb in spec.verbs if verb.permission}
+
     def _binder_config(self) -> dict[str, Any]:
         options = self.options
-        permissions = {verb.permission for spec in self._specs.values() for verb in spec.verbs if verb.permission}
+        permissions = self._required_permissions()
         config: dict[str, Any] = {"uid": options.name, "verbose": max(0, options.verbose),
                                   "port": options.port, "rootapi": options.rootapi,
                                   "roothttp": options.roothttp or self._no_static_root()}
@@ -223,19 +239,19 @@ class LibafbHost(Host):
         return self._empty_root
 
     def _create_api(self, spec: ApiSpec) -> None:
-        for verb in spec.verbs:
+        verbs = with_info(spec)
+        for verb in verbs:
             self._verbs[(spec.name, verb.name)] = verb
-            self._registered.add((spec.name, verb.name))
-        verbs = [self._verb_config(spec.name, verb) for verb in spec.verbs if verb.name != "info"]
-        config: dict[str, Any] = {"uid": spec.name, "api": spec.name, "export": "public", "verbs": verbs}
+            self._registered[(spec.name, verb.name)] = verb.permission
+        config: dict[str, Any] = {"uid": spec.name, "api": spec.name, "export": "public",
+                                  "verbs": [self._verb_config(spec.name, verb) for verb in verbs if verb.name != "info"]}
         if spec.info is not None:
             config["info"] = spec.info
         if spec.name in self.options.exports:
             config["uri"] = self.options.exports[spec.name]
         handle = self._libafb.apicreate(self._keep(config))
-        own_info = next((verb for verb in spec.verbs if verb.name == "info"), None)
-        if own_info is not None:
-            self._glue.replace_info_verb(handle, self._callback(spec.name, own_info), own_info.info)
+        info = next(verb for verb in verbs if verb.name == "info")
+        self._glue.replace_info_verb(handle, self._callback(spec.name, info), info.info)
         self._handles[spec.name] = handle
         for event in self._events.pop(spec.name, []):
             event.create(handle)
@@ -252,13 +268,15 @@ class LibafbHost(Host):
     # -- libafb threads --------------------------------------------------------------------
     def _callback(self, api: str, verb: VerbSpec) -> Any:
         """The verb callback libafb calls on its threads: hand the request to asyncio."""
-        def callback(capsule: Any, *args: Any) -> Any:
+        def callback(capsule: Any, *_glue_args: Any) -> Any:  # lossy for scalars: read from the request
             current = self._verbs.get((api, verb.name))
             if current is None:  # removed by a reload
                 return (Status.UNKNOWN_VERB,)
+            if current.permission and not self._checks(api, current):
+                return (Status.INSUFFICIENT_SCOPE,)
             try:
-                request = LibafbRequest(self._libafb, self._glue, capsule, api, verb.name, _one(args),
-                                        self._caller(capsule))
+                request = LibafbRequest(self._libafb, self._glue, capsule, api, verb.name,
+                                        _one(tuple(self._glue.arguments(capsule))), self._caller(capsule))
             except Exception:  # answered by the glue, never left hanging
                 log.exception("%s/%s: cannot take the request", api, verb.name)
                 return (Status.INTERNAL_ERROR,)
@@ -268,6 +286,11 @@ class LibafbHost(Host):
                 request.reply(Status.NOT_AVAILABLE, None, "afb-spawn is stopping")
             return None
         return callback
+
+    def _checks(self, api: str, verb: VerbSpec) -> bool:
+        """Whether libafb checked `verb`'s permission before calling it: its backend enforces
+        permissions and the verb was registered with this one (a reload cannot change it)."""
+        return self._permissions_enforced and self._registered.get((api, verb.name)) == verb.permission
 
     def _caller(self, capsule: Any) -> Caller:
         """The session only: `clientinfo(rqt)` without a key fails in afb-libpython 2.3, and a
@@ -279,6 +302,14 @@ class LibafbHost(Host):
         assert self._loop is not None
         for spec in self._handlers[pattern]:
             self._loop.call_soon_threadsafe(self._runner.run_event, spec.handler, name, _one(data))
+
+
+def with_info(spec: ApiSpec) -> list[VerbSpec]:
+    """The API's verbs, with the embedded host's automatic `info` (devtools shape) when it has
+    none of its own: the glue's implicit one has another shape (a `callback` name, no usage)."""
+    if any(verb.name == "info" for verb in spec.verbs):
+        return list(spec.verbs)
+    return [*spec.verbs, info_verb(spec)]
 
 
 def call_reply(status: int, replies: tuple[Any, ...]) -> Reply:

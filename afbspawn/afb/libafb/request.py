@@ -12,6 +12,8 @@ from types import ModuleType
 from typing import Any
 
 from afbspawn.afb import host
+from afbspawn.afb.embedded.codec import dumps
+from afbspawn.afb.errors import Status
 from afbspawn.afb.host import Caller, Event, Request
 from afbspawn.afb.libafb.events import LibafbEvent
 from afbspawn.afb.libafb.glue import Glue
@@ -42,6 +44,11 @@ class LibafbRequest(Request):
             return
         capsule, self._capsule = self._capsule, None
         status = int(status)
+        try:
+            dumps(data)  # the glue would turn what JSON cannot carry into null, silently
+        except (TypeError, ValueError, RecursionError) as error:
+            log.error("%s/%s: reply data cannot be sent as JSON: %s", self.api, self.verb, error)
+            status, data, info = Status.INTERNAL_ERROR, None, "reply data is not JSON"
         try:
             if info is not None and -1000 < status < 0:
                 self._glue.reply_text(self._handle, status, info)
