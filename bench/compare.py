@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,7 +101,7 @@ class Bench:
         if how is None:
             return None
         incident: dict[str, Any] = {"server": server.name, "row": row, "how": how, "pid": server.pid,
-                                    "log_tail": server.log_since(max(0, server.log_size() - 4000))}
+                                    "log_tail": server.log_since(0, 64 * 1024)}
         try:
             fresh = server.restart(f"it died during {row!r}")
         except RuntimeError as error:
@@ -135,7 +136,7 @@ def usage_record(usages: dict[str, Usage]) -> dict[str, Any]:
     def share(cpu: float, wall: float) -> float | None:
         return cpu / wall if wall > 0 and not math.isnan(cpu) else None
 
-    client = [share(u.client_cpu, u.wall) for u in usages.values()]
+    client = [share(u.client_cpu, u.wall) for u in usages.values() if u.wall >= 1.0]  # not a failed instant
     server = {name: share(u.server_cpu.get(name, float("nan")), u.wall) for name, u in usages.items()}
     return {"client": max((c for c in client if c is not None), default=0.0),
             "server": {name: value for name, value in server.items() if value is not None},
@@ -275,7 +276,7 @@ def _fanout_status(result: measures.Fanout, drops: int) -> str:
             return ""
         return f"lost {1 - result.received / result.expected:.0%} of lines{dropped}"
     why = f"{result.budget:.0f} s budget reached" if result.outcome == "budget" else \
-        f"stalled (nothing for {measures.STALL:.0f} s)"
+        f"no final event (nothing for {measures.STALL:.0f} s)"
     return f"{why}: {result.received:,} of {result.expected:,} delivered, task stopped{dropped}"
 
 
@@ -309,10 +310,15 @@ def config_load_rows(bench: Bench, sizes: tuple[int, ...], kinds: list[str]) -> 
     runtime = bench.runtime
     started: dict[int, dict[str, dict[str, Any]]] = {}
     for size in sizes:
-        path = runtime.write(f"load-{size}.json", json.dumps(configs.many_commands(size)))
-        seconds = _inprocess_load(runtime, path)
-        bench.add(Row(f"config of {size:,} commands: load + compile in process (afb-spawn)", "s",
-                      {OURS: {"median": seconds}}, note=f"{seconds / size * 1e3:.3f} ms per command"))
+        path = runtime.write(f"load-{size}.json", configs.compact(configs.many_commands(size)))
+        label = f"config of {size:,} commands: load + compile in process (afb-spawn)"
+        try:
+            seconds = _inprocess_load(runtime, path)
+        except subprocess.CalledProcessError as error:
+            last = (error.stderr or "").strip().splitlines()[-1:] or [f"status {error.returncode}"]
+            bench.add(Row(label, "s", {OURS: {"failed": f"failed: {last[0][:200]}"}}))
+        else:
+            bench.add(Row(label, "s", {OURS: {"median": seconds}}, note=f"{seconds / size * 1e3:.3f} ms per command"))
         started[size] = {}
         for kind in kinds:
             try:
@@ -331,7 +337,7 @@ def config_load_rows(bench: Bench, sizes: tuple[int, ...], kinds: list[str]) -> 
 
 def _per_command(started: dict[int, dict[str, dict[str, Any]]], smallest: int, size: int) -> str:
     """Each binder's start time per command over the smallest config's: the cost that must stay flat."""
-    if size == smallest:
+    if size < 100 * smallest:  # below, the start's noise is larger than the commands' cost
         return ""
     parts = []
     for name, value in started[size].items():
@@ -422,6 +428,35 @@ def start_servers(runtime: Runtime, config: Path, notes: list[str]) -> tuple[lis
     return servers, variant
 
 
+def measure_servers(bench: Bench, variant: Server | None, scale: Scale) -> None:
+    """Every row measured on the running servers, in this order (the RSS rows depend on it)."""
+    servers = bench.servers
+    idle = {s.name: {"median": s.rss_mb()} for s in servers}
+    fds_before = {s.name: {"median": s.fds()} for s in servers}
+    floor = floors.measure_as(bench.runtime, scale.sync)
+    latency_rows(bench, variant, scale, floor)
+    seq_row(bench, variant, scale)
+    gauge_row(bench, "peak RSS after these", "MB", Server.peak_mb)
+    if variant is not None:
+        variant.stop()
+    for concurrency, count in scale.tasks:
+        rate_row(bench, f"tasks/s, {concurrency} concurrent client(s), sync `/bin/true`", "tasks/s",
+                 lambda server, c=concurrency, n=count: measures.tasks_per_second(server, c, n, scale.rate_budget),
+                 f"{count:,} tasks")
+    bench.add(Row("RSS idle (after start)", "MB", idle))
+    gauge_row(bench, f"RSS after {sum(count for _, count in scale.tasks):,} tasks", "MB", Server.rss_mb)
+    fanout_rows(bench, scale)
+    stream_rows(bench, scale)
+    gauge_row(bench, "RSS after the streams", "MB", Server.rss_mb)
+    gauge_row(bench, "peak RSS overall", "MB", Server.peak_mb)
+    for connections in (1, 16):
+        rate_row(bench, f"REST `GET /api/{API}/ping`, {connections} connection(s) in flight", "req/s",
+                 lambda server, c=connections: measures.rest_rate(server, scale.rest, c, scale.rest_budget),
+                 f"{scale.rest:,} requests")
+    bench.add(Row("open fds before", "fds", fds_before))
+    gauge_row(bench, "open fds after", "fds", Server.fds)
+
+
 def run(scale: Scale) -> dict[str, Any]:
     began = time.perf_counter()
     start_machine = machine()
@@ -434,34 +469,18 @@ def run(scale: Scale) -> dict[str, Any]:
     print(f"servers: {', '.join(f'{s.name} (pid {s.pid})' for s in servers)}; running as {runtime.user}",
           file=sys.stderr)
     try:
-        idle = {s.name: {"median": s.rss_mb()} for s in servers}
-        fds_before = {s.name: {"median": s.fds()} for s in servers}
-        floor = floors.measure_as(runtime, scale.sync)
-        latency_rows(bench, variant, scale, floor)
-        seq_row(bench, variant, scale)
-        gauge_row(bench, "peak RSS after these", "MB", Server.peak_mb)
-        if variant is not None:
-            variant.stop()
-        for concurrency, count in scale.tasks:
-            rate_row(bench, f"tasks/s, {concurrency} concurrent client(s), sync `/bin/true`", "tasks/s",
-                     lambda server, c=concurrency, n=count: measures.tasks_per_second(server, c, n, scale.rate_budget),
-                     f"{count:,} tasks")
-        bench.add(Row("RSS idle (after start)", "MB", idle))
-        gauge_row(bench, f"RSS after {sum(count for _, count in scale.tasks):,} tasks", "MB", Server.rss_mb)
-        fanout_rows(bench, scale)
-        stream_rows(bench, scale)
-        gauge_row(bench, "RSS after the streams", "MB", Server.rss_mb)
-        gauge_row(bench, "peak RSS overall", "MB", Server.peak_mb)
-        for connections in (1, 16):
-            rate_row(bench, f"REST `GET /api/{API}/ping`, {connections} connection(s) in flight", "req/s",
-                     lambda server, c=connections: measures.rest_rate(server, scale.rest, c, scale.rest_budget),
-                     f"{scale.rest:,} requests")
-        bench.add(Row("open fds before", "fds", fds_before))
-        gauge_row(bench, "open fds after", "fds", Server.fds)
+        measure_servers(bench, variant, scale)
+    except Exception as error:  # noqa: BLE001 (a bench bug must not lose the rows measured so far)
+        notes.append(f"the run was cut short by {error!r} (the rows above were measured)")
+        traceback.print_exc()
     finally:
         for server in [*bench.servers, *([variant] if variant else [])]:
             server.stop()
-    config_load_rows(bench, scale.config_sizes, names)
+    try:
+        config_load_rows(bench, scale.config_sizes, names)
+    except Exception as error:  # noqa: BLE001 (idem)
+        notes.append(f"the config-load rows were cut short by {error!r}")
+        traceback.print_exc()
     runtime.cleanup()
     during = [row.load for row in bench.rows]
     return {"machine": start_machine, "user": runtime.user, "servers": names, "notes": notes,

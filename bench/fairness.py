@@ -2,7 +2,12 @@
 
 The binder runs as its own process (`python -m afbspawn`), the streaming client as
 another (this file with --stream), so that neither client's work delays the other's.
-The idle row is the baseline of the same run. Usage: bench/fairness.py [LINES]
+The idle row is the baseline of the same run. Usage: bench/fairness.py [LINES] [--profile]
+
+--profile runs the binder under bench/loopprofile.py (stdlib loop, every loop callback and
+garbage collection timed) and prints where its passes went: what one callback costs in CPU
+against how long it took on the clock tells the binder's own work from the time the kernel
+gave its core to other processes.
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from binderproc import start_binder
 from conftest import free_port
 
 LINES = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 2_000_000
+PROFILER = Path(__file__).resolve().parent / "loopprofile.py"
 CONFIG = {
     "metadata": {"uid": "fairness", "api": "fair", "version": "1.0"},
     "sandboxes": [{"uid": "box", "acls": {"user": "nobody"}, "commands": [
@@ -86,13 +92,31 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="afbspawn-fairness-"))
     (root / "fair.json").write_text(json.dumps(CONFIG))
     port = free_port()
-    binder = start_binder([sys.executable, "-m", "afbspawn", "--config", str(root / "fair.json"), "-p", str(port)],
-                          cwd=root)
+    profiled = "--profile" in sys.argv
+    run = [str(PROFILER), str(root / "profile.json")] if profiled else ["-m", "afbspawn"]
+    binder = start_binder([sys.executable, *run, "--config", str(root / "fair.json"), "-p", str(port)], cwd=root)
     try:
         asyncio.run(measure(port))
     finally:
         binder.stop()
+        if profiled:
+            print_profile(json.loads((root / "profile.json").read_text()))
         subprocess.run(["rm", "-rf", str(root)], check=False)
+
+
+def print_profile(profile: dict[str, object]) -> None:
+    """The binder's loop callbacks by CPU and by wall time, its slowest, its collections."""
+    cpu, wall = profile["cpu"], profile["wall"]
+    assert isinstance(cpu, dict) and isinstance(wall, dict) and isinstance(profile["slowest"], list)
+    print(f"\nbinder loop (stdlib asyncio, profiled): {profile['callbacks']} callbacks")
+    print("| one callback took | by its CPU time | by the clock |")
+    print("|---|---|---|")
+    for name in sorted(set(cpu) | set(wall), key=lambda text: (text[0] == ">", float(text.split()[1]))):
+        print(f"| {name} | {cpu.get(name, 0)} | {wall.get(name, 0)} |")
+    print("slowest by CPU: " + "; ".join(f"{one['callback']} {one['cpu_ms']:.1f} ms CPU / {one['wall_ms']:.1f} ms"
+                                         for one in profile["slowest"][:5]))
+    print("collections: " + ", ".join(f"gen {gen}: {one['count']} (max {one['max_ms']:.1f} ms)"
+                                      for gen, one in dict(profile["gc"]).items()))
 
 
 if __name__ == "__main__":

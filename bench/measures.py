@@ -23,6 +23,7 @@ from wsclient import MarkerCounter, WsClient, frame, split_frames
 API = configs.API
 STALL = 15.0  # seconds without any progress: the server is stuck, the measure says so and moves on
 DATA, FINAL = b'"stdout":', b'"final-event"'
+KEEPALIVE = 20.0  # seconds between the pings of a client that only reads
 
 
 class MeasureError(RuntimeError):
@@ -246,7 +247,13 @@ def fanout(server: Server, subscribers: int, lines: int, budget: float) -> Fanou
         first: float | None = None
         last = time.perf_counter()
         open_clients = len(readers)
+        pinged = time.perf_counter()
         while open_clients:
+            if time.perf_counter() - pinged > KEEPALIVE:
+                pinged = time.perf_counter()
+                for reader in readers:
+                    if not reader.counter.finished:
+                        reader.client.send_ping()
             events = select_until(selector, deadline)
             if isinstance(events, str):
                 result.outcome = events

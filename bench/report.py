@@ -7,8 +7,10 @@ against the launch floor; the CPU column says how busy the client was next to ea
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
+TELLING = re.compile(r"signal|abort|assert|corrupt|free\(\)|malloc|segfault", re.IGNORECASE)
 OURS, C_NAME, LIBAFB_NAME = "afb-spawn", "C spawn-binding", "afb-spawn on libafb"
 
 
@@ -46,7 +48,9 @@ def incidents(result: dict[str, Any]) -> list[str]:
     for incident in result.get("incidents", []):
         lines.append(f"\n**{incident['server']}** {incident['how']} during \"{incident['row']}\""
                      f"{'; restarted for the next rows' if incident.get('restarted') else ''}. Its last log lines:")
-        tail = [line for line in incident.get("log_tail", "").splitlines() if line.strip()][-6:]
+        logged = [line for line in incident.get("log_tail", "").splitlines() if line.strip()]
+        telling = [line for line in logged[:-6] if TELLING.search(line)][-6:]  # why it ended, if it said
+        tail = [*telling, *(["…"] if telling else []), *logged[-6:]]
         lines.append("\n```\n" + "\n".join(tail or ["(nothing)"]) + "\n```")
     return lines
 

@@ -69,6 +69,11 @@ class WsClient:
     def call(self, procedure: str, args: Any = None) -> list[Any]:
         return self.reply(self.send_call(procedure, args))
 
+    def send_ping(self) -> None:
+        """A masked empty ping: a client that only reads still shows the server it is alive
+        (afb-spawn pings a connection silent for 60 s and closes it without a pong)."""
+        self.sock.send(b"\x89\x80\x00\x00\x00\x00")
+
     def close(self) -> None:
         try:
             self.sock.sendall(b"\x88\x82\x00\x00\x00\x00\x03\xe8")  # close 1000, zero mask

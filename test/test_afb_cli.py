@@ -1,4 +1,8 @@
-"""`afb-spawn` serve command: option handling, and the real process driven by signals."""
+"""`afb-spawn` serve command: option handling, and the real process driven by signals.
+
+Embedded host: its options and listeners. The libafb host's command line (SIGTERM, the
+missing-framework line) is checked in test_libafb_host.py, its export in test_libafb_export.py.
+"""
 import json
 import os
 import re

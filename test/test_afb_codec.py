@@ -1,4 +1,8 @@
-"""x-afb-ws-json1 codec vectors (spec afb-protocols §1.3-1.7): no socket involved."""
+"""x-afb-ws-json1 codec vectors (spec afb-protocols §1.3-1.7): no socket involved.
+
+The embedded binder's own codec (the libafb host uses the framework's); both hosts' frames on
+the wire are compared byte for byte in test_afb_rawframes.py.
+"""
 import json
 
 import pytest

@@ -1,4 +1,8 @@
-"""Static files from --roothttp and --alias: index, redirects, 404, and no escape from the root."""
+"""Static files from --roothttp and --alias: index, redirects, 404, and no escape from the root.
+
+Embedded only by nature: this is the embedded binder's own file server; the libafb host
+hands --roothttp/--alias to the framework's (docs/hosts.md).
+"""
 import asyncio
 import os
 

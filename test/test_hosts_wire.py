@@ -152,10 +152,50 @@ def test_subscribe_unsubscribe_stop_and_single(binder: str) -> None:
 
     uid, refused, subscribed, unsubscribed, resubscribed, stopped, final = run(scenario())
     assert refused[0] == 4 and refused[1]["request"]["status"] == "internal-error"
-    assert "single" in refused[1]["request"]["info"]
+    assert "single" in refused[1]["request"]["info"] and str(started_pid(uid)) in refused[1]["request"]["info"]
     assert subscribed[1]["response"] == uid and unsubscribed[1]["response"] == uid
     assert resubscribed[1]["response"] == [uid] and stopped[1]["response"] == [uid]
     assert without(final, "pid", "stats") == {"type": "final-event", "status": {"signal": "Terminated"}}
+
+
+def started_pid(uid: str) -> int:
+    return int(uid.rsplit("@", 1)[1])
+
+
+def test_stop_one_then_all_and_a_command_subscriber_sees_later_tasks(binder: str) -> None:
+    """Stop by pid (its signal) and stop all (SIGINT, flagged `stop`); a client that subscribed
+    to the command, not to a pid, also receives the tasks started after it."""
+    async def scenario() -> dict[str, Any]:
+        async with await AfbClient.connect(binder) as starter, await AfbClient.connect(binder) as watcher:
+            first, second = [(await starter.call(API, "box/sleep", {"action": "start"}))[1]["response"]["pid"]
+                             for _ in range(2)]
+            seen: dict[str, Any] = {"pids": (first, second)}
+            seen["subscribed"] = (await watcher.call(API, "box/sleep", {"action": "subscribe"}))[1]["response"]
+            seen["one"] = (await starter.call(API, "box/sleep", {"action": "stop",
+                                                                 "args": {"pid": first, "signal": "SIGTERM"}}))[1]
+            seen["first"] = (await events_until_final(watcher, first))[-1]
+            seen["all"] = (await starter.call(API, "box/sleep", {"action": "stop"}))[1]
+            seen["second"] = (await events_until_final(watcher, second))[-1]
+            seen["none"] = (await starter.call(API, "box/sleep", {"action": "stop"}))[1]
+            seen["gone"] = await starter.call(API, "box/sleep", {"action": "stop", "args": {"pid": first}})
+            async with await AfbClient.connect(binder) as later:
+                third = (await later.call(API, "box/sleep", {"action": "start"}))[1]["response"]["pid"]
+                await later.call(API, "box/sleep", {"action": "stop", "args": {"pid": third, "signal": "SIGKILL"}})
+            seen["third"] = (await events_until_final(watcher, third))[-1]
+            return seen
+
+    seen = run(scenario())
+    first, second = seen["pids"]
+    assert sorted(seen["subscribed"]) == sorted([f"box/sleep@{first}", f"box/sleep@{second}"])
+    assert seen["one"]["response"] == f"box/sleep@{first}"
+    assert without(seen["first"], "pid", "stats") == {"type": "final-event", "status": {"signal": "Terminated"}}
+    assert seen["all"]["response"] == [f"box/sleep@{second}"]
+    assert without(seen["second"], "pid", "stats") == {"type": "final-event",
+                                                       "status": {"signal": "Interrupt", "info": "stop"}}
+    assert seen["none"]["response"] == []
+    assert seen["gone"] == (4, {"jtype": "afb-reply", "request": {"status": "invalid-request", "info": "invalid pid",
+                                                                  "code": -12}})
+    assert without(seen["third"], "pid", "stats") == {"type": "final-event", "status": {"signal": "Killed"}}
 
 
 @pytest.mark.parametrize("host", HOSTS)

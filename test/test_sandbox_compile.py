@@ -9,7 +9,7 @@ import pytest
 
 from afbspawn.config import model as m
 from afbspawn.sandbox import LaunchError, SandboxError, compile_plan
-from afbspawn.sandbox.cgroups import find_cgroup2_mount, prepare_cgroup
+from afbspawn.sandbox.cgroups import filesystem_type, find_cgroup2_mount, prepare_cgroup
 from afbspawn.sandbox.containment import Containment, open_containment
 from afbspawn.sandbox.environ import build_environment
 from afbspawn.sandbox.identity import resolve_identity
@@ -181,11 +181,33 @@ def test_cgroup2_mount_found_in_mountinfo() -> None:
     assert find_cgroup2_mount("22 1 0:21 / /sys rw - sysfs sysfs rw\n") is None
 
 
-def fake_tree(root: Path, controllers: str) -> Containment:
-    """A directory shaped like a cgroup2 group (the kernel here lacks these controllers)."""
+def test_the_filesystem_of_a_path_is_that_of_the_deepest_mount_covering_it() -> None:
+    assert filesystem_type("/sys/fs/cgroup/unified/a/b", MOUNTINFO) == "cgroup2"
+    assert filesystem_type("/sys/fs/cgroup/unifiedx", MOUNTINFO) == "tmpfs"
+    assert filesystem_type("/sys/kernel", MOUNTINFO) == "sysfs"
+    assert filesystem_type("/tmp", MOUNTINFO) is None
+
+
+def fake_files(root: Path, controllers: str) -> None:
     for name, text in (("cgroup.controllers", controllers), ("cgroup.subtree_control", ""), ("cgroup.procs", "")):
         (root / name).write_text(text)
-    return open_containment(str(root))
+
+
+def fake_tree(root: Path, controllers: str) -> Containment:
+    """A directory shaped like a cgroup2 group (the kernel here lacks these controllers), taken as
+    the binder's subtree directly: the binder itself refuses such a look-alike (next test)."""
+    fake_files(root, controllers)
+    (root / "afb-spawn-test").mkdir()
+    return Containment(root / "afb-spawn-test")
+
+
+def test_a_cgroup_look_alike_is_not_a_subtree(tmp_path: Path) -> None:
+    """Plain files named like cgroup2's would take the limits and the tasks' pids and apply none."""
+    fake_files(tmp_path, "pids")
+    containment = open_containment(str(tmp_path))
+    assert containment.subtree is None and containment.reason == f"{tmp_path} is not a cgroup2 directory"
+    with pytest.raises(SandboxError, match="no writable cgroup2 subtree"):
+        compile_plan(m.Sandbox(uid="c", cgroups=m.Cgroups(pids_max="32")), containment=containment)
 
 
 def test_cgroup_limits_are_written_and_controllers_enabled(tmp_path: Path) -> None:

@@ -15,13 +15,13 @@ from afbspawn.afb.errors import Status
 from afbspawn.afb.host import ApiSpec, Host, Request, VerbSpec
 from afbspawn.binding.api import ApiState, Toolkit, load_prepared
 from afbspawn.binding.prepare import PreparedApi
+from afbspawn.config.loader import ADMIN_API
 from afbspawn.config.model import Api
 from afbspawn.tasks.site import CommandSite, Launcher
 
 log = logging.getLogger("afbspawn.binding.reload")
 NOTICE = logging.INFO + 5  # the binder's notice level (afbspawn.afb.embedded.monitor), shown from -v
 
-ADMIN_API = "spawn-admin"
 RELOAD_PERMISSION = "urn:afb-spawn:reload"
 
 Staged = tuple[ApiState, Api, dict[str, Launcher], dict[str, CommandSite]]

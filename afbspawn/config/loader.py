@@ -25,6 +25,9 @@ from afbspawn.config.variables import Expander, ExpansionError
 ENV_CONFIG = "AFB_SPAWN_CONFIG"
 EXTENSIONS = (".json", ".yaml", ".yml")
 MAX_FILE_BYTES = 1024 * 1024  # a config is a few kilobytes; beyond this it is refused unread
+ADMIN_API = "spawn-admin"  # afbspawn.binding.reload registers it with --permissions
+# the binder's own APIs: a config taking one of their names would pass `check` and fail the start
+BINDER_APIS = {"monitor": "the binder's monitoring API", ADMIN_API: "afb-spawn's administration API"}
 
 
 def load_paths(paths: Sequence[str], *, environ: Mapping[str, str] | None = None,
@@ -43,6 +46,9 @@ def load_paths(paths: Sequence[str], *, environ: Mapping[str, str] | None = None
             if api.name in declared:
                 collector.add(["metadata", "api"], f"API '{api.name}' is already declared by {declared[api.name]}",
                               "each file declares one API: give this one another metadata.api")
+            elif api.name in BINDER_APIS:
+                collector.add(["metadata", "api"], f"API '{api.name}' is {BINDER_APIS[api.name]}",
+                              "give this config another metadata.api")
             declared.setdefault(api.name, file)
         problems.extend(collector.problems)
         if api is not None and not collector.problems:

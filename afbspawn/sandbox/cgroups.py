@@ -34,14 +34,26 @@ LIMIT_FILES = {
 }
 
 
+def _mounts(mountinfo: str | None) -> list[tuple[str, str]]:
+    """(mount point, filesystem type) of each line of mountinfo, in its order."""
+    text = Path(MOUNTINFO).read_text() if mountinfo is None else mountinfo
+    return [(line.split()[4].replace("\\040", " "), line.split(" - ", 1)[1].split()[0])
+            for line in text.splitlines() if " - " in line]
+
+
 def find_cgroup2_mount(mountinfo: str | None = None) -> str | None:
     """The first cgroup2 mount point in mountinfo (the v2 tree, also on hybrid hosts)."""
-    text = Path(MOUNTINFO).read_text() if mountinfo is None else mountinfo
-    for line in text.splitlines():
-        fields = line.split()
-        if " - " in line and line.split(" - ", 1)[1].split()[0] == "cgroup2":
-            return fields[4].replace("\\040", " ")
-    return None
+    return next((point for point, kind in _mounts(mountinfo) if kind == "cgroup2"), None)
+
+
+def filesystem_type(path: str, mountinfo: str | None = None) -> str | None:
+    """The type of the filesystem `path` (resolved) is on: that of the last mount covering it."""
+    real, found = os.path.realpath(path), None
+    for point, kind in _mounts(mountinfo):
+        covers = real == point or real.startswith(point.rstrip("/") + "/")
+        if covers and (found is None or len(point) >= len(found[0])):
+            found = (point, kind)
+    return found[1] if found else None
 
 
 def configured_limits(cgroups: Cgroups) -> dict[str, tuple[str, str]]:

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cgroups import find_cgroup2_mount
+from .cgroups import filesystem_type, find_cgroup2_mount
 
 ROOT_ENV = "AFB_SPAWN_CGROUP_ROOT"
 SUBTREE = re.compile(r"afb-spawn-(\d+)-(\d+)(\.binder)?")  # a binder's tasks, or the binder itself
@@ -270,7 +270,8 @@ def open_containment(root: str | None = None) -> Containment:
     base = Path(chosen) if chosen else own_cgroup()
     if base is None:
         return Containment(None, "no cgroup2 hierarchy is mounted")
-    if not (base / "cgroup.procs").exists():
+    # a look-alike directory would take the limits and the tasks' pids without applying them
+    if not (base / "cgroup.procs").exists() or filesystem_type(str(base)) != "cgroup2":
         return Containment(None, f"{base} is not a cgroup2 directory")
     if not os.access(base, os.W_OK):
         return Containment(None, f"{base} is not writable by this binder")

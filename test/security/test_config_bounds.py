@@ -54,6 +54,7 @@ CASES = {
     "ref-self.json": (json.dumps(config(cmd=command(args={"$defs": {"a": {"$ref": "#/$defs/a"}},
                                                            "$ref": "#/$defs/a"}))), "refers to itself"),
     "hostname-300.json": (json.dumps(config({"namespace": {"opts": {"hostname": "h" * 300}}})), "hostname of 300"),
+    "api-monitor.json": (json.dumps({**config(), "metadata": {"uid": "m", "api": "monitor"}}), "monitoring API"),
     "too-big.json": ('{"metadata": {"uid": "m", "api": "m"}, "x": "' + "y" * 1_100_000 + '"}', "larger than"),
 }
 
