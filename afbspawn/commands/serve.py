@@ -14,7 +14,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from afbspawn.afb.embedded.monitor import NOTICE, ROOT_LOGGER
@@ -76,7 +76,8 @@ def parser() -> argparse.ArgumentParser:
                         "through the framework's permission backend")
     p.add_argument("--cgroup-root", metavar="DIR", default=None,
                    help="writable cgroup2 directory holding this binder's task groups "
-                        "(default: $AFB_SPAWN_CGROUP_ROOT, else the binder's own cgroup)")
+                        "(default: $AFB_SPAWN_CGROUP_ROOT, else the binder's own cgroup, the binder then "
+                        "moving into a leaf of its own); both hosts")
     p.add_argument("--ws-maxlen", type=int, default=DEFAULT_WS_MAXLEN, metavar="BYTES",
                    help=f"maximum WebSocket frame (default {DEFAULT_WS_MAXLEN}; smaller values ignored)")
     limits = WsLimits()
@@ -214,9 +215,15 @@ async def serve(args: argparse.Namespace, verbosity: int) -> int:
     os.environ["AFB_PORT"] = str(binder.ports[0] if binder.ports else "")
     if verbosity >= 0:
         print(f"afb-spawn: serving {' '.join(binder.urls) or 'no HTTP'}", file=sys.stderr, flush=True)
+    return await serve_until_stopped(stop, binder.stop)
+
+
+async def serve_until_stopped(stop: asyncio.Event, stop_host: Callable[[], Awaitable[None]]) -> int:
+    """Whichever host: at SIGTERM/SIGINT every process of every task ends (its whole cgroup
+    leaf, else its process group) before the host stops, so nothing a task started outlives it."""
     await stop.wait()
-    end_everything()  # every process of every task ends before the binder does
-    await binder.stop()
+    end_everything()
+    await stop_host()
     return 0
 
 

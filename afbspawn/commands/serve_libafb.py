@@ -17,7 +17,7 @@ from afbspawn.afb.host import StartupError
 from afbspawn.afb.libafb.host import LibafbHost, LibafbOptions
 from afbspawn.afb.libafb.logs import LibafbLogHandler
 from afbspawn.binding.api import attach
-from afbspawn.commands.serve import Reloader, arm_signals
+from afbspawn.commands.serve import Reloader, arm_signals, serve_until_stopped
 
 EMBEDDED_ONLY = ("permissions", "allow_origin")  # options the framework provides its own way
 
@@ -91,9 +91,7 @@ async def serve_libafb(args: argparse.Namespace, verbosity: int, config_paths: l
     if verbosity >= 0:
         where = " ".join([*host.urls, *options.exports.values()]) or "no HTTP"
         print(f"afb-spawn: serving {where} (libafb)", file=sys.stderr, flush=True)
-    await stop.wait()
-    await host.stop()
-    return 0
+    return await serve_until_stopped(stop, host.stop)
 
 
 def leave(code: int) -> None:
