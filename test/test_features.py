@@ -20,6 +20,7 @@ require_whole_binder()
 import aiohttp
 from afbclient import AfbClient
 from binderproc import Binder, binder_on_config
+from hosts import HOSTS, host_args
 
 API = "feat"
 FLOW_LINES = 6000
@@ -49,9 +50,9 @@ CONFIG = {
 }
 
 
-@pytest.fixture(scope="module")
-def binder(as_nobody: Callable[..., list[str]]) -> Iterator[tuple[Binder, int]]:
-    with binder_on_config(as_nobody, "feat", CONFIG) as (process, port, _):
+@pytest.fixture(scope="module", params=HOSTS)
+def binder(request: pytest.FixtureRequest, as_nobody: Callable[..., list[str]]) -> Iterator[tuple[Binder, int]]:
+    with binder_on_config(as_nobody, "feat", CONFIG, *host_args(request.param)) as (process, port, _):
         yield process, port
 
 
@@ -66,7 +67,7 @@ def ws(port: int) -> str:
 async def rest(port: int, verb: str, args: Any, session: str = "rest-session") -> dict[str, Any]:
     async with aiohttp.ClientSession() as http, http.post(
             f"http://127.0.0.1:{port}/api/{API}/{verb}", json=args, headers={"x-afb-uuid": session}) as response:
-        return await response.json()
+        return await response.json(content_type=None)  # the libafb host sends no Content-Type
 
 
 async def ok(client: AfbClient, verb: str, args: Any = None) -> Any:

@@ -81,7 +81,7 @@ def test_check_run_and_binder_refuse_alike(tmp_path: Path, name: str, config: di
     served = afb_spawn("--config", str(file), "-p", str(free_port()))
     assert served.returncode == 1 and served.stderr.splitlines() == [f"afb-spawn: {problem}"], served.stderr
     ran = afb_spawn("run", str(file), "probe")
-    assert ran.returncode == 2 and ran.stderr.splitlines() == [f"afb-spawn run: {problem}"], ran.stderr
+    assert ran.returncode == 1 and ran.stderr.splitlines() == [f"afb-spawn run: {problem}"], ran.stderr
 
 
 def test_unknown_encoder_option_is_a_warning_naming_it(tmp_path: Path) -> None:

@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import new_cgroup_root
+
+from afbspawn.sandbox.containment import ROOT_ENV, end_tree
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the sample sandbox runs its task as nobody")
 
@@ -78,3 +82,23 @@ def test_unknown_verb_lists_the_known_ones(config: Path) -> None:
 def test_bad_arg_syntax_is_a_usage_error(config: Path) -> None:
     done = afb_spawn_run(str(config), "show", "--arg", "novalue")
     assert done.returncode == 2 and "expected NAME=VALUE" in done.stderr
+
+
+@needs_root
+def test_a_launch_the_host_refuses_is_one_line_and_status_125(config: Path) -> None:
+    """The task's cgroup leaf cannot be made (its tree's cgroup.max.descendants is reached, a
+    real kernel refusal): status 125 and one line naming the step, never a traceback."""
+    root = new_cgroup_root("runleaf")
+    if root is None:
+        pytest.skip("no writable cgroup2 tree here")
+    try:
+        (root / "cgroup.max.descendants").write_text("3")  # the binder's subtree and its two sandbox groups
+        done = subprocess.run([sys.executable, "-m", "afbspawn", "run", str(config), "nsdemo/plain/killed"],
+                              check=False, capture_output=True, text=True, timeout=60,
+                              env={**os.environ, ROOT_ENV: str(root)})
+        assert done.returncode == 125, done
+        leaf = rf"{re.escape(str(root))}/afb-spawn-\d+-\d+/plain/task-\d+"
+        assert re.fullmatch(rf"afb-spawn run: create the task's cgroup leaf {leaf}: Resource temporarily unavailable\n",
+                            done.stderr), done.stderr
+    finally:
+        end_tree(root)

@@ -8,13 +8,15 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 from typing import Any
 
 import pytest
-from procs import members_gone, open_fds
+from procs import members_gone, open_fds, status_kib
 from spawnfakes import CollectFactory, FakeEvent, RecordingLauncher
 
-from afbspawn.config.model import Command, Sandbox
+from afbspawn.config.model import Cgroups, Command, Sandbox
+from afbspawn.sandbox import SandboxError, compile_plan
 from afbspawn.tasks import CommandSite, start_task
 from afbspawn.tasks.record import Requester
 
@@ -61,12 +63,46 @@ def test_async_output_then_final_event_with_exit_code() -> None:
 
 
 def test_stats_measure_the_task() -> None:
-    """A CPU-bound task shows its CPU time; a sleeping one its wall time, not CPU."""
+    """A CPU-bound task shows its CPU time; a sleeping one its wall time (counted from before
+    the launch, so never below what the task slept), not CPU."""
     busy = run(run_async(make_site("i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done")))[-1]["stats"]
     idle = run(run_async(make_site("sleep 0.5")))[-1]["stats"]
     assert busy["user_s"] + busy["system_s"] >= 0.05 and busy["wall_s"] >= busy["user_s"] * 0.5, busy
     assert idle["wall_s"] >= 0.5 and idle["user_s"] + idle["system_s"] < 0.25, idle
-    assert busy["peak_rss_kib"] > 0
+
+
+def touching(kib: int) -> str:
+    """A script whose process touches `kib` KiB of memory (every page written) and exits."""
+    return f"exec {sys.executable} -c 'b = b\"x\" * ({kib} * 1024)'"
+
+
+def test_peak_rss_from_rusage_is_the_tasks_or_the_binders_peak() -> None:
+    """Without memory.peak the figure is the reaped child's rusage: the launcher's child shares
+    the binder's memory until execve (CLONE_VM) and the kernel keeps that memory's high-water
+    mark, so it is about the binder's own peak RSS at least; a task touching more shows its own."""
+    plan = RecordingLauncher().plan
+    assert plan.cgroup is None or "memory" not in plan.cgroup.path.joinpath("cgroup.controllers").read_text().split()
+    binder_peak = status_kib(os.getpid(), "VmHWM")
+    small = run(run_async(make_site("exit 0")))[-1]["stats"]["peak_rss_kib"]
+    slack = 4 * 1024  # the kernel's RSS counters are per-CPU approximations
+    assert binder_peak - slack <= small <= status_kib(os.getpid(), "VmHWM") + slack, (binder_peak, small)
+    big = status_kib(os.getpid(), "VmHWM") + 64 * 1024
+    hungry = run(run_async(make_site(touching(big))))[-1]
+    assert hungry["status"] == {"exit": 0} and big <= hungry["stats"]["peak_rss_kib"] <= big + 64 * 1024, hungry
+
+
+def test_peak_rss_from_memory_peak_is_the_tasks_own() -> None:
+    """With the memory controller, memory.peak of the task's leaf: the task's own memory (the
+    binder's is not in the leaf), so a small task shows little and a hungry one what it touched."""
+    try:
+        plan = compile_plan(Sandbox(uid="mempeak", cgroups=Cgroups(mem_max="2G")))
+    except SandboxError as error:
+        pytest.skip(f"no memory controller for this test's cgroup here: {error}")
+    launcher = RecordingLauncher(plan)
+    big = 96 * 1024
+    small = run(run_async(make_site("exit 0", launcher=launcher)))[-1]["stats"]["peak_rss_kib"]
+    hungry = run(run_async(make_site(touching(big), launcher=launcher)))[-1]["stats"]["peak_rss_kib"]
+    assert small < 32 * 1024 and big <= hungry <= big + 64 * 1024, (small, hungry)
 
 
 def test_sync_result_carries_identity_status_and_fields() -> None:

@@ -13,7 +13,11 @@ from typing import Any
 
 from afbspawn.afb.errors import Status
 from afbspawn.afb.host import ApiSpec, Host, Request, VerbSpec
-from afbspawn.binding.api import ApiState, Toolkit, load_prepared
+from afbspawn.binding.api import (
+    ApiState,
+    Toolkit,
+    load_prepared,
+)
 from afbspawn.binding.prepare import PreparedApi
 from afbspawn.config.loader import ADMIN_API
 from afbspawn.config.model import Api

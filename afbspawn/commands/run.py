@@ -3,9 +3,9 @@ in its sandbox, in the foreground: output on the terminal, exit status passed th
 (a signal N gives 128+N). `--explain` lists every step the sandbox will apply instead.
 
 The config is loaded exactly as the binder loads it (afbspawn.binding.prepare). Exit status
-of its own: 2 for a config the binder would refuse here (one line per problem, with file and
-JSON path), an unknown verb or a bad argument; 125 when the launch fails (the message names
-the step).
+of its own (EXIT_CODES): 1 for a config or host problem, what the binder would refuse here
+(one line per problem, with file and JSON path, never a traceback); 2 for a usage error (an
+option, an unknown verb, a bad --arg); 125 when the launch fails (the message names the step).
 """
 from __future__ import annotations
 
@@ -21,13 +21,19 @@ from afbspawn.config.argv import ArgumentError, build_argv
 from afbspawn.config.errors import ConfigError
 from afbspawn.sandbox import Child, LaunchError
 
+CONFIG_ERROR = 1
 USAGE_ERROR = 2
 LAUNCH_ERROR = 125
 SIGNAL_BASE = 128
+EXIT_CODES = f"""exit status: the command's own ({SIGNAL_BASE}+N when a signal N killed it), else
+  {CONFIG_ERROR}    a config or host problem: the binder would refuse the config here (one line each)
+  {USAGE_ERROR}    a usage error: unknown option, unknown verb, bad --arg
+  {LAUNCH_ERROR}  the launch failed (the message names the step)"""
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="afb-spawn run", description="Run one command of a config in its sandbox.")
+    parser = argparse.ArgumentParser(prog="afb-spawn run", description="Run one command of a config in its sandbox.",
+                                     epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("config", help="config file or directory")
     parser.add_argument("verb", help="verb of the command: [prefix/]uid, optionally preceded by the api name")
     parser.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE",
@@ -85,7 +91,10 @@ def main(args: list[str]) -> int:
             return USAGE_ERROR
         sandbox, command = found
         argv = build_argv(command, _query_args(options.arg))
-    except (ConfigError, ArgumentError) as error:
+    except ConfigError as error:
+        print(f"afb-spawn run: {error}", file=sys.stderr)
+        return CONFIG_ERROR
+    except ArgumentError as error:
         print(f"afb-spawn run: {error}", file=sys.stderr)
         return USAGE_ERROR
     for warning in (w for one in prepared for w in one.warnings):

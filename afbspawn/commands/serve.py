@@ -14,7 +14,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from afbspawn.afb.embedded.monitor import NOTICE, ROOT_LOGGER
@@ -69,10 +69,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--trap-faults", nargs="?", const="yes", help="accepted for compatibility; no effect")
     p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                    help="browser Origin allowed to open WebSockets (repeatable; '*' = any)")
-    p.add_argument("--permissions", metavar="FILE", help="permission policy (YAML or JSON)")
+    p.add_argument("--permissions", metavar="FILE",
+                   help="permission policy (YAML or JSON); with it, the embedded host serves spawn-admin/reload")
+    p.add_argument("--admin", action="store_true",
+                   help="libafb host: serve spawn-admin/reload, guarded by urn:afb-spawn:reload "
+                        "through the framework's permission backend")
     p.add_argument("--cgroup-root", metavar="DIR", default=None,
                    help="writable cgroup2 directory holding this binder's task groups "
-                        "(default: $AFB_SPAWN_CGROUP_ROOT, else the binder's own cgroup)")
+                        "(default: $AFB_SPAWN_CGROUP_ROOT, else the binder's own cgroup, the binder then "
+                        "moving into a leaf of its own); both hosts")
     p.add_argument("--ws-maxlen", type=int, default=DEFAULT_WS_MAXLEN, metavar="BYTES",
                    help=f"maximum WebSocket frame (default {DEFAULT_WS_MAXLEN}; smaller values ignored)")
     limits = WsLimits()
@@ -197,6 +202,9 @@ async def serve(args: argparse.Namespace, verbosity: int) -> int:
         return await serve_libafb(args, verbosity, config_paths(args))
     if args.ws_server:
         raise ValueError("--ws-server exports through the AFB framework: it needs --host libafb")
+    if args.admin:
+        raise ValueError("--admin is a libafb-host option: the embedded host serves spawn-admin/reload "
+                         "with a --permissions policy granting urn:afb-spawn:reload")
     reloader = Reloader()
     stop = arm_signals(reloader)  # armed first: a signal during start-up still stops cleanly
     binder = EmbeddedBinder(binder_options(args))
@@ -207,9 +215,15 @@ async def serve(args: argparse.Namespace, verbosity: int) -> int:
     os.environ["AFB_PORT"] = str(binder.ports[0] if binder.ports else "")
     if verbosity >= 0:
         print(f"afb-spawn: serving {' '.join(binder.urls) or 'no HTTP'}", file=sys.stderr, flush=True)
+    return await serve_until_stopped(stop, binder.stop)
+
+
+async def serve_until_stopped(stop: asyncio.Event, stop_host: Callable[[], Awaitable[None]]) -> int:
+    """Whichever host: at SIGTERM/SIGINT every process of every task ends (its whole cgroup
+    leaf, else its process group) before the host stops, so nothing a task started outlives it."""
     await stop.wait()
-    end_everything()  # every process of every task ends before the binder does
-    await binder.stop()
+    end_everything()
+    await stop_host()
     return 0
 
 

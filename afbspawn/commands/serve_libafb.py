@@ -17,7 +17,7 @@ from afbspawn.afb.host import StartupError
 from afbspawn.afb.libafb.host import LibafbHost, LibafbOptions
 from afbspawn.afb.libafb.logs import LibafbLogHandler
 from afbspawn.binding.api import attach
-from afbspawn.commands.serve import Reloader, arm_signals
+from afbspawn.commands.serve import Reloader, arm_signals, serve_until_stopped
 
 EMBEDDED_ONLY = ("permissions", "allow_origin")  # options the framework provides its own way
 
@@ -77,8 +77,9 @@ async def serve_libafb(args: argparse.Namespace, verbosity: int, config_paths: l
     root.addHandler(handler)
     host = LibafbHost(libafb, options)
     reloader = Reloader()
-    # SIGHUP reloads; spawn-admin/reload needs the embedded binder's --permissions policy
-    reloader.binding = await attach(host, config_paths, verbosity, args.max_tasks)
+    # SIGHUP reloads; spawn-admin/reload only on request: a framework without a permission
+    # backend grants every permission (docs/hosts.md)
+    reloader.binding = await attach(host, config_paths, verbosity, args.max_tasks, admin=args.admin)
     missing = sorted(set(options.exports) - set(host.api_names))
     if missing:
         raise StartupError(f"--ws-server: no API named {missing[0]!r} (APIs: {', '.join(host.api_names) or 'none'})")
@@ -90,9 +91,7 @@ async def serve_libafb(args: argparse.Namespace, verbosity: int, config_paths: l
     if verbosity >= 0:
         where = " ".join([*host.urls, *options.exports.values()]) or "no HTTP"
         print(f"afb-spawn: serving {where} (libafb)", file=sys.stderr, flush=True)
-    await stop.wait()
-    await host.stop()
-    return 0
+    return await serve_until_stopped(stop, host.stop)
 
 
 def leave(code: int) -> None:

@@ -165,7 +165,7 @@ class Sandbox:
     rlimits: tuple[Rlimit, ...] = ()
     allow_exec: bool = False  # new key `exec-verb`: enables the builtin exec verb
     strict: bool = False  # new key: what can only partly be applied here is an error, not a warning
-    source_path: str = ""  # JSON pointer of the sandbox in its file, for load errors
+    source_path: str = field(default="", compare=False)  # JSON pointer of the sandbox, for load errors
     grace: float | None = None  # new: default of its commands' `grace`
 
 
@@ -237,7 +237,9 @@ class Command:
     stop: int | None = None  # new: stop signal; None = the C's (SIGINT on stop, SIGKILL on timeout)
     grace: float | None = None  # new: seconds from the stop signal to SIGKILL; command's, else sandbox's
     env: tuple[EnvRule, ...] = ()  # new: per-request environment whitelist
-    source_path: str = ""  # JSON pointer of the command in its file, for load errors
+    # JSON pointer of the command in its file, for load errors; not part of equality: a command
+    # that only moved (another one was removed before it) is unchanged for a live reload
+    source_path: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)

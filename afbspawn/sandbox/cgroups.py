@@ -99,7 +99,8 @@ def _enable(directory: Path, controllers: set[str]) -> None:
 
 def prepare_cgroup(sandbox: str, cgroups: Cgroups | None, containment: Containment) -> SandboxCgroup | None:
     """Creates the sandbox's group in the binder's subtree, enables the controllers its limits
-    need down from the subtree's parent, and writes them; None when tasks are process groups."""
+    need from the subtree's parent down to the task leaves, and writes the limits; None when
+    tasks are process groups."""
     if containment.subtree is None:
         if cgroups is not None:
             raise SandboxError(sandbox, "cgroups", f"no writable cgroup2 subtree: {containment.reason}",
@@ -121,9 +122,11 @@ def prepare_cgroup(sandbox: str, cgroups: Cgroups | None, containment: Containme
         path.mkdir(mode=0o755, exist_ok=True)
         for filename, (_, value) in limits.items():
             (path / filename).write_text(value)
+        _enable(path, needed)  # down to the task leaves too: memory.peak of a leaf is a task's own peak
     except OSError as e:
-        busy = " (no internal processes: the binder's own cgroup cannot delegate controllers; give it "
+        busy = (f" (the no-internal-process rule: {base} still holds processes, a group with processes "
+                "cannot hand controllers down; give the binder --cgroup-root on an empty group)")
         raise SandboxError(sandbox, "cgroups", f"cannot prepare {path}: {e.strerror} ({e.filename})"
-                           + (busy + "--cgroup-root on an empty group)" if e.errno == errno.EBUSY else ""),
+                           + (busy if e.errno == errno.EBUSY else ""),
                            "run the binder as root, or remove cgroups") from e
     return SandboxCgroup(path, limits, containment)

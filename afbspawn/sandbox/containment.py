@@ -2,7 +2,10 @@
 
 With a writable cgroup2 subtree (`--cgroup-root`, $AFB_SPAWN_CGROUP_ROOT, or the
 binder's own cgroup) the binder owns `<root>/afb-spawn-<pid>-<start time>`: a group per
-sandbox (its limits) and a leaf per task. A leaf is ended with `cgroup.kill` (daemons
+sandbox (its limits) and a leaf per task. When the root is the binder's own non-root cgroup,
+the binder first moves itself into the leaf `<root>/afb-spawn-<pid>-<start time>.binder`:
+the kernel's no-internal-process rule lets a group hand controllers down to its children
+(the sandboxes' limits) only while no process sits in the group itself. A leaf is ended with `cgroup.kill` (daemons
 that left the process group included) and removed once `cgroup.events` says it is
 empty. At start, the subtrees of binders that are gone (killed with SIGKILL) are ended
 and removed; the subtrees of live binders are never touched. Without such a subtree, a
@@ -23,7 +26,8 @@ from pathlib import Path
 from .cgroups import filesystem_type, find_cgroup2_mount
 
 ROOT_ENV = "AFB_SPAWN_CGROUP_ROOT"
-SUBTREE = re.compile(r"afb-spawn-(\d+)-(\d+)")
+SUBTREE = re.compile(r"afb-spawn-(\d+)-(\d+)(\.binder)?")  # a binder's tasks, or the binder itself
+BINDER_SUFFIX = ".binder"
 EMPTY_WAIT = 5.0  # seconds a killed group may take to empty (processes in uninterruptible sleep)
 POLL = 0.01
 _counter = itertools.count(1)  # leaf names, unique in the process
@@ -52,13 +56,48 @@ def own_cgroup() -> Path | None:
     return None
 
 
+@dataclass
+class BinderLeaf:
+    """The leaf the binder moved itself into, beside its subtree, out of the group `home`."""
+
+    path: Path
+    home: Path
+
+    def leave(self) -> bool:
+        """Back into `home` and the leaf removed; False when the kernel refuses (`home` now hands
+        controllers down): the empty leaf then goes at the next binder's start."""
+        try:
+            (self.home / "cgroup.procs").write_text(str(os.getpid()))
+        except OSError:
+            return False
+        return _rmdir(self.path)
+
+
+def leave_internal_position(base: Path, name: str) -> BinderLeaf | None:
+    """Move the binder out of `base` into `<base>/<name>.binder` when it sits in `base` itself
+    and `base` is not the hierarchy's root (only the root, which has no cgroup.type, is exempt
+    from the no-internal-process rule). None when it need not move or cannot: it then stays,
+    task leaves still work, and limits needing a controller are refused at load."""
+    if os.getpid() not in _members(base) or not (base / "cgroup.type").exists():
+        return None
+    leaf = base / f"{name}{BINDER_SUFFIX}"
+    try:
+        leaf.mkdir(mode=0o755, exist_ok=True)
+        (leaf / "cgroup.procs").write_text(str(os.getpid()))
+    except OSError:
+        _rmdir(leaf)
+        return None
+    return BinderLeaf(leaf, base)
+
+
 class ProcessGroup:
     """A task without a cgroup: its process group (a daemon that calls setsid escapes it)."""
 
     path: Path | None = None
 
-    def __init__(self, pgid: int) -> None:
+    def __init__(self, pgid: int, owner: Containment | None = None) -> None:
         self.pgid = pgid
+        self._owner = owner
 
     def kill(self) -> None:
         try:
@@ -76,6 +115,8 @@ class ProcessGroup:
         return False
 
     def remove(self) -> bool:
+        if self._owner is not None:
+            self._owner.live.discard(self)
         return True
 
     def peak_rss_kib(self) -> int | None:
@@ -171,19 +212,14 @@ class Containment:
 
     subtree: Path | None
     reason: str = ""
-    live: set[CgroupLeaf] = field(default_factory=set)
+    live: set[TaskGroup] = field(default_factory=set)  # every task not yet removed
+    binder_leaf: BinderLeaf | None = None
 
     def describe(self) -> str:
         if self.subtree is None:
             return f"each task is its process group only ({self.reason}): a process calling setsid escapes stop"
-        return f"each task in its own cgroup leaf under {self.subtree} (cgroup.kill ends all its processes)"
-
-    def sandbox_group(self, sandbox: str) -> Path | None:
-        if self.subtree is None:
-            return None
-        path = self.subtree / sandbox
-        path.mkdir(mode=0o755, exist_ok=True)
-        return path
+        moved = f"; the binder itself moved into {self.binder_leaf.path}" if self.binder_leaf else ""
+        return f"each task in its own cgroup leaf under {self.subtree} (cgroup.kill ends all its processes){moved}"
 
     def new_leaf(self, group: Path) -> CgroupLeaf:
         leaf = CgroupLeaf(group / f"task-{next(_counter)}", self)
@@ -191,12 +227,21 @@ class Containment:
         self.live.add(leaf)
         return leaf
 
+    def new_process_group(self, pgid: int) -> ProcessGroup:
+        """A task without a leaf (no subtree here, or its sandbox has no group): kept until removed."""
+        group = ProcessGroup(pgid, self)
+        self.live.add(group)
+        return group
+
     def end_all(self) -> None:
-        """At the binder's exit: every task ended, every group removed."""
-        for leaf in list(self.live):
-            leaf.kill()
+        """At the binder's exit: every task ended (its leaf, else its process group), every group
+        removed, and the binder back where it started."""
+        for group in list(self.live):
+            group.kill()
         if self.subtree is not None and end_tree(self.subtree):
             self.live.clear()
+        if self.binder_leaf is not None and self.binder_leaf.leave():
+            self.binder_leaf = None
 
 
 def reap_leftovers(base: Path) -> list[Path]:
@@ -206,10 +251,11 @@ def reap_leftovers(base: Path) -> list[Path]:
         entries = list(base.iterdir())
     except OSError:
         return removed
+    mine = own_cgroup()
     for entry in entries:
         match = SUBTREE.fullmatch(entry.name)
-        if match is None or not entry.is_dir():
-            continue
+        if match is None or not entry.is_dir() or (mine is not None and entry in (mine, *mine.parents)):
+            continue  # not a binder's, or this process sits in it (started by a binder now gone)
         pid, started = int(match.group(1)), match.group(2)
         if start_time(pid) == started:
             continue  # its binder is alive
@@ -230,12 +276,13 @@ def open_containment(root: str | None = None) -> Containment:
     if not os.access(base, os.W_OK):
         return Containment(None, f"{base} is not writable by this binder")
     reap_leftovers(base)
-    subtree = base / f"afb-spawn-{os.getpid()}-{start_time(os.getpid())}"
+    name = f"afb-spawn-{os.getpid()}-{start_time(os.getpid())}"
+    subtree = base / name
     try:
         subtree.mkdir(mode=0o755, exist_ok=True)
     except OSError as e:
         return Containment(None, f"cannot create {subtree}: {e.strerror}")
-    containment = Containment(subtree)
+    containment = Containment(subtree, binder_leaf=leave_internal_position(base, name))
     atexit.register(containment.end_all)
     return containment
 

@@ -108,7 +108,10 @@ class SandboxPlan:
         if verbose >= 3:
             line = f"child({self.sandbox.uid})=> {bwrap_line(self.bwrap_command(cmdpath, argv))}\n"
             os.write(stderr_fd, line.encode())
-        leaf, cgroup_fd = self.cgroup.create_leaf() if self.cgroup else (None, -1)
+        try:
+            leaf, cgroup_fd = self.cgroup.create_leaf() if self.cgroup else (None, -1)
+        except OSError as e:  # e.g. the tree's cgroup.max.descendants is reached
+            raise LaunchError("create the task's cgroup leaf", e.errno or 0, str(e.filename or "")) from e
         try:
             pid, pidfd = native_launch(self.native, cmdpath, argv, stdout_fd, stderr_fd, cgroup_fd,
                                        [r.name for r in self.rlimits], stdin_fd=stdin_fd,
@@ -120,7 +123,9 @@ class SandboxPlan:
         finally:
             if cgroup_fd >= 0:
                 os.close(cgroup_fd)
-        return Child(pid, pidfd, leaf if leaf is not None else ProcessGroup(pid))
+        if leaf is not None:
+            return Child(pid, pidfd, leaf)
+        return Child(pid, pidfd, self.containment.new_process_group(pid) if self.containment else ProcessGroup(pid))
 
     def containment_gap(self) -> str | None:
         """Why a task's processes may outlive it here, or None when all of them end with it."""

@@ -1,6 +1,7 @@
 """Starting one task: pipes, the sandbox launch, the encoder, then the Task that runs it."""
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -28,6 +29,7 @@ def start_task(site: CommandSite, argv: Sequence[str], *, verbose: int = 0,
     out_r, out_w = os.pipe2(os.O_CLOEXEC)
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     in_r, in_w = os.pipe2(os.O_CLOEXEC) if site.command.stdin else (None, None)
+    launched = asyncio.get_running_loop().time()
     try:
         child = site.launcher.launch(site.command.cmdpath, argv, out_w, err_w, verbose=verbose,
                                      stdin_fd=in_r, env=env)
@@ -48,7 +50,7 @@ def start_task(site: CommandSite, argv: Sequence[str], *, verbose: int = 0,
         reap_now(child.pidfd)
         child.release()
         raise
-    return Task(site, child, encoder, out_r, err_r, on_final, verbose, output, requester, in_w)
+    return Task(site, child, encoder, out_r, err_r, on_final, verbose, output, requester, in_w, launched=launched)
 
 
 def _close(*fds: int | None) -> None:

@@ -40,7 +40,7 @@ class Task:
 
     def __init__(self, site: CommandSite, child: Child, encoder: Encoder, stdout_fd: int,
                  stderr_fd: int, on_final: FinalCallback | None, verbose: int, output: TaskOutput,
-                 requester: Requester, stdin_fd: int | None = None) -> None:
+                 requester: Requester, stdin_fd: int | None = None, *, launched: float) -> None:
         self.site = site
         self.child = child
         self.pid = child.pid
@@ -58,7 +58,7 @@ class Task:
         loop = asyncio.get_running_loop()
         self.stdin = StdinWriter(loop, stdin_fd) if stdin_fd is not None else None
         self._pipes = [self._reader(loop, stdout_fd, "stdout"), self._reader(loop, stderr_fd, "stderr")]
-        self._started = loop.time()
+        self._started = launched  # loop time right before the launch: the wall time covers the child's life
         self._reaped_info: Reaped | None = None
         self._watch = ExitWatch(loop, child.pidfd, self._reaped, child.pid)
         timeout = site.command.timeout or site.sandbox.timeout

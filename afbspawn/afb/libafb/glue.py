@@ -23,7 +23,14 @@ Each entry is a measured need (docs/hosts.md, "libafb beside asyncio"):
   permission it cannot enforce must not be served (docs/hosts.md, "Permissions");
 * replacing the glue's implicit `info` verb by the API's own (the spawn `info` reply):
   the glue registers `info` itself and refuses a second one, so its verb record is pointed
-  at the glue's ordinary verb trampoline with our handler (`afb_api_v4_verb_at`).
+  at the glue's ordinary verb trampoline with our handler (`afb_api_v4_verb_at`);
+* verbs added by a live reload: libafb seals an API once the binder runs (`verbadd` then
+  answers "permission denied"), and its dynamic verb table is sorted and reallocated without
+  a lock while other threads look verbs up. The API's *static* table is scanned linearly
+  and read through one pointer, so a reload builds a new table and stores that pointer
+  (`set_static_verbs`); old tables are kept, a libafb thread may still be scanning one.
+  Where libafb keeps the pointer is found on the first API: the API record is searched for
+  the dynamic table whose entries `afb_api_v4_verb_at` returns; the static one precedes it.
 """
 from __future__ import annotations
 
@@ -36,6 +43,7 @@ from types import ModuleType
 from typing import Any
 
 CAPSULE_NAME = b"#afb#"
+API_RECORD_SEARCH = 256  # bytes of libafb's `struct afb_api_v4` searched for its static table pointer
 REQUEST_REPLIED_OFFSET = 16  # GlueHandleT: magic, usage, then rqt {api *, int replied, afb_req_t afb}
 REQUEST_AFB_OFFSET = 24
 
@@ -104,6 +112,7 @@ class Glue:
         self._pending_checks: dict[int, Callable[[int], None]] = {}
         self._call_ids = itertools.count(1)
         self._calls_lock = threading.Lock()
+        self._statics_offset: int | None = None  # of `verbs.statics` in `struct afb_api_v4`
         self._verb_trampoline = ctypes.cast(lib.GlueApiVerbCb, ctypes.c_void_p).value
         self._info_callback = ctypes.cast(lib.GlueInfoCb, ctypes.c_void_p).value
         self._verbs_magic = ctypes.cast(lib.AfbAddVerbs, ctypes.c_void_p).value
@@ -214,6 +223,60 @@ class Glue:
                 record.callback = self._verb_trampoline
                 return
         raise RuntimeError("the glue's implicit info verb was not found (framework layout changed)")
+
+    def locate_verb_tables(self, api_capsule: Any) -> None:
+        """Find where libafb keeps an API's verb tables (once, on the first API created).
+
+        `struct afb_api_v4` holds `verbs.statics`, `verbs.dynamics`, then the two counts;
+        `dynamics` is the pointer whose entries are what `afb_api_v4_verb_at` returns."""
+        if self._statics_offset is not None:
+            return
+        api = self._api_of(self.pointer(api_capsule))
+        count = self._verb_count(api)
+        records = [ctypes.addressof(self._verb_at(api, index).contents) for index in range(count)]
+        size = ctypes.sizeof(ctypes.c_void_p)
+        for offset in range(size, API_RECORD_SEARCH, size):
+            table = ctypes.c_void_p.from_address(api + offset).value
+            if not table or not records or ctypes.c_void_p.from_address(api + offset - size).value is not None:
+                continue
+            if (ctypes.c_uint16.from_address(api + offset + size).value,
+                    ctypes.c_uint16.from_address(api + offset + size + 2).value) != (0, count):
+                continue
+            if [ctypes.c_void_p.from_address(table + index * size).value for index in range(count)] == records:
+                self._statics_offset = offset - size
+                return
+        raise RuntimeError("libafb's verb tables were not found (framework layout changed)")
+
+    def auth_of(self, api_capsule: Any, verb: str) -> int | None:
+        """The `struct afb_auth` libafb compiled for a registered verb (to guard added verbs alike)."""
+        api = self._api_of(self.pointer(api_capsule))
+        for index in range(self._verb_count(api)):
+            record = self._verb_at(api, index).contents
+            if record.verb == verb.encode():
+                return record.auth
+        return None
+
+    def set_static_verbs(self, api_capsule: Any, verbs: list[tuple[str, Callable[..., Any], str | None, int | None]]) -> None:
+        """Make `verbs` (name, handler, info, auth) the API's static verbs; each call passes the
+        previous call's verbs first, then the new ones."""
+        assert self._statics_offset is not None, "locate_verb_tables first"
+        table = (VerbRecord * (len(verbs) + 1))()
+        for record, (name, handler, info, auth) in zip(table, verbs):
+            data = VerbData(magic=self._verbs_magic, uid=name.encode(), callback=id(handler))
+            text = ctypes.create_string_buffer(info.encode()) if info is not None else None
+            self._kept.extend((handler, data, text))
+            record.verb = name.encode()  # kept alive by the table
+            record.info = ctypes.addressof(text) if text is not None else None
+            record.callback = self._verb_trampoline
+            record.auth = auth
+            record.vcbdata = ctypes.addressof(data)
+        self._kept.append(table)
+        api = self._api_of(self.pointer(api_capsule))
+        # the new table extends the old one: a reader sees the old or the new table, each whole,
+        # and the count (read by afb_api_v4_verb_at only) never exceeds the table it reads
+        ctypes.c_void_p.from_address(api + self._statics_offset).value = ctypes.addressof(table)
+        count_offset = self._statics_offset + 2 * ctypes.sizeof(ctypes.c_void_p)  # sta_verb_count follows
+        ctypes.c_uint16.from_address(api + count_offset).value = len(verbs)
 
 
 def _function(symbol: Any, restype: Any, *argtypes: Any) -> Any:

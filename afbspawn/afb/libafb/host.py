@@ -7,7 +7,8 @@ it to asyncio with `call_soon_threadsafe`; replies, pushes and calls made from a
 queued in libafb and its loop is woken. Nothing ever blocks one side waiting for the other.
 
 libafb wants everything declared before the binder starts (the ACLs of the permissions,
-then the APIs), so `add_api` only records; `start` creates the binder and the APIs.
+then the APIs), so `add_api` only records until `start` creates the binder and the APIs;
+after that (a live reload) it creates the API at once.
 A verb's required permission is served only when the framework's backend enforces it
 (afbspawn.afb.libafb.permissions); until that is known, and wherever it is not, such a
 verb is refused to every caller.
@@ -73,6 +74,8 @@ class LibafbHost(Host):
         self._specs: dict[str, ApiSpec] = {}
         self._verbs: dict[tuple[str, str], VerbSpec] = {}  # what each registered verb runs now (reload)
         self._registered: dict[tuple[str, str], str | None] = {}  # verbs libafb knows: the permission it checks
+        self._added: dict[str, dict[str, Any]] = {}  # by API: verbs added by reloads (static table)
+        self._auths: dict[str, int] = {}  # permission -> libafb's compiled auth of a verb requiring it
         self._handles: dict[str, Any] = {}
         self._events: dict[str, list[LibafbEvent]] = {}
         self._handlers: dict[str, list[EventHandlerSpec]] = {}
@@ -96,8 +99,6 @@ class LibafbHost(Host):
 
     # -- Host interface ------------------------------------------------------------------
     def add_api(self, spec: ApiSpec) -> None:
-        if self._binder is not None:
-            raise RuntimeError(f"API {spec.name!r}: libafb APIs are all declared before the binder starts")
         if not spec.name or "/" in spec.name:
             raise ValueError(f"invalid API name {spec.name!r}")
         if spec.name in self._specs or spec.name in ("monitor", self.options.name):
@@ -107,29 +108,53 @@ class LibafbHost(Host):
         if twice:
             raise ValueError(f"API {spec.name!r}: verb {min(twice)!r} registered twice")
         self._specs[spec.name] = spec
+        fresh = [pattern for pattern in dict.fromkeys(h.pattern for h in spec.event_handlers)
+                 if pattern not in self._handlers]
         for handler in spec.event_handlers:
             self._handlers.setdefault(handler.pattern, []).append(handler)
+        if self._binder is not None:  # a config added by a live reload
+            self._create_api(spec)
+            for pattern in fresh:
+                self._add_event_handler(pattern)
 
     def update_api(self, spec: ApiSpec) -> None:
         """Live reload: registered verbs run their new handlers, missing ones answer unknown-verb,
-        new ones are added through libafb's `verbadd`."""
+        new ones join the API's static verb table (libafb sealed the API: glue.py)."""
         if spec.name not in self._specs:
             raise KeyError(spec.name)
         if self._binder is None:
             self._specs[spec.name] = spec
             return
+        verbs = with_info(spec)
+        added = self._added.setdefault(spec.name, {})
+        fresh = {verb.name: verb for verb in verbs if (spec.name, verb.name) not in self._registered}
+        auths = {name: self._auth(spec.name, verb) for name, verb in fresh.items()}
         for key in [key for key in self._verbs if key[0] == spec.name]:
             del self._verbs[key]
-        for verb in with_info(spec):
+        for verb in verbs:
             key = (spec.name, verb.name)
             self._verbs[key] = verb
-            if key not in self._registered and verb.name != "info":
-                self._libafb.verbadd(self._handles[spec.name], self._keep(self._verb_config(spec.name, verb)))
-                self._registered[key] = verb.permission
-            elif verb.permission and verb.permission != self._registered.get(key):
+            if key not in fresh and verb.permission and verb.permission != self._registered.get(key):
                 log.warning("%s/%s: its new permission %s takes effect at restart; refused to every caller "
                             "until then", spec.name, verb.name, verb.permission)
+        if fresh:
+            for name, verb in fresh.items():
+                added[name] = (name, self._callback(spec.name, verb), verb.info, auths[name])
+                self._registered[(spec.name, name)] = verb.permission if auths[name] else None  # None: unchecked
+            self._glue.set_static_verbs(self._handles[spec.name], list(added.values()))
         self._specs[spec.name] = spec
+
+    def _auth(self, api: str, verb: VerbSpec) -> int | None:
+        """The libafb auth guarding an added verb: one of a verb registered with the same
+        permission. A permission the binder did not declare at start has none (libafb declares
+        ACLs when the binder is created): the verb is then refused to every caller until a restart."""
+        if not verb.permission:
+            return None
+        auth = self._auths.get(verb.permission)
+        if auth is None:
+            log.warning("%s/%s: its permission %s is new: the verb is refused to every caller until a restart",
+                        api, verb.name, verb.permission)
+        return auth
 
     def new_event(self, api: str, name: str) -> Event:
         event = LibafbEvent(self._libafb, self._glue, api, name)
@@ -164,8 +189,7 @@ class LibafbHost(Host):
             for spec in self._specs.values():
                 self._create_api(spec)
             for pattern in self._handlers:  # one libafb handler per pattern (it refuses a second one)
-                self._libafb.evthandler(self._binder, self._keep({"pattern": pattern,
-                                                                   "callback": self._event_callback}), pattern)
+                self._add_event_handler(pattern)
         except (RuntimeError, SystemError) as error:  # the framework's reason is on stderr
             raise StartupError(f"the AFB framework refused the configuration: {error}") from None
         ready: asyncio.Future[None] = self._loop.create_future()
@@ -233,6 +257,10 @@ class LibafbHost(Host):
             config["acls"] = {permission: permission for permission in sorted(permissions)}
         return config
 
+    def _add_event_handler(self, pattern: str) -> None:
+        self._libafb.evthandler(self._binder, self._keep({"pattern": pattern, "callback": self._event_callback}),
+                                pattern)
+
     def _no_static_root(self) -> str:
         """libafb always serves a root (default: the working directory); give it an empty one."""
         self._empty_root = tempfile.mkdtemp(prefix="afb-spawn-noroot-")
@@ -243,13 +271,22 @@ class LibafbHost(Host):
         for verb in verbs:
             self._verbs[(spec.name, verb.name)] = verb
             self._registered[(spec.name, verb.name)] = verb.permission
-        config: dict[str, Any] = {"uid": spec.name, "api": spec.name, "export": "public",
+        # noconcurrency: libafb runs the API's verb callbacks one at a time, in the order the calls
+        # arrived (they only hand the request to asyncio); otherwise its threads race and
+        # starts sent in order reach a command's queue in any order
+        config: dict[str, Any] = {"uid": spec.name, "api": spec.name, "export": "public", "noconcurrency": True,
                                   "verbs": [self._verb_config(spec.name, verb) for verb in verbs if verb.name != "info"]}
         if spec.info is not None:
             config["info"] = spec.info
         if spec.name in self.options.exports:
             config["uri"] = self.options.exports[spec.name]
         handle = self._libafb.apicreate(self._keep(config))
+        self._glue.locate_verb_tables(handle)
+        for verb in verbs:
+            if verb.permission and verb.permission not in self._auths:
+                auth = self._glue.auth_of(handle, verb.name)
+                if auth:
+                    self._auths[verb.permission] = auth
         info = next(verb for verb in verbs if verb.name == "info")
         self._glue.replace_info_verb(handle, self._callback(spec.name, info), info.info)
         self._handles[spec.name] = handle
