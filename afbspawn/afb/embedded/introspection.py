@@ -34,6 +34,14 @@ def info_verb(spec: ApiSpec) -> VerbSpec:
     return VerbSpec("info", handler, info="API introspection (devtools format)")
 
 
+def with_info(spec: ApiSpec) -> list[VerbSpec]:
+    """The API's verbs, with the automatic `info` (devtools shape) when it has none of its own:
+    both hosts serve the same one (libafb's implicit `info` has another shape)."""
+    if any(verb.name == "info" for verb in spec.verbs):
+        return list(spec.verbs)
+    return [*spec.verbs, info_verb(spec)]
+
+
 def openapi(spec: ApiSpec, verbs: list[VerbSpec]) -> dict[str, Any]:
     """The summary devtools' Advanced view reads from `monitor/get {"apis":true}`."""
     return {

@@ -5,7 +5,7 @@ import logging
 from dataclasses import dataclass
 
 from afbspawn.afb.dispatch import HandlerRunner
-from afbspawn.afb.embedded.introspection import info_verb
+from afbspawn.afb.embedded.introspection import with_info
 from afbspawn.afb.embedded.permissions import Policy
 from afbspawn.afb.embedded.request import EmbeddedRequest
 from afbspawn.afb.errors import Status
@@ -43,7 +43,7 @@ class Registry:
 
     def _registered(self, spec: ApiSpec) -> RegisteredApi:
         verbs: dict[str, VerbSpec] = {}
-        for verb in spec.verbs:
+        for verb in with_info(spec):
             if verb.name in verbs:
                 raise ValueError(f"API {spec.name!r}: verb {verb.name!r} registered twice")
             verbs[verb.name] = verb
@@ -51,7 +51,6 @@ class Registry:
                 log.warning("%s/%s requires permission %r: no caller holds it until a policy grants it"
                             " (--permissions FILE with e.g. 'tokens: {YOUR-TOKEN: [%s]}', see docs/binder.md)",
                             spec.name, verb.name, verb.permission, verb.permission)
-        verbs.setdefault("info", info_verb(spec))
         return RegisteredApi(spec, verbs)
 
     def allowed(self, caller: Caller, permission: str | None, internal: bool) -> bool:

@@ -26,7 +26,7 @@ from types import ModuleType
 from typing import Any
 
 from afbspawn.afb.dispatch import HandlerRunner
-from afbspawn.afb.embedded.introspection import info_verb
+from afbspawn.afb.embedded.introspection import with_info
 from afbspawn.afb.errors import Status
 from afbspawn.afb.host import (
     ApiSpec,
@@ -339,14 +339,6 @@ class LibafbHost(Host):
         assert self._loop is not None
         for spec in self._handlers[pattern]:
             self._loop.call_soon_threadsafe(self._runner.run_event, spec.handler, name, _one(data))
-
-
-def with_info(spec: ApiSpec) -> list[VerbSpec]:
-    """The API's verbs, with the embedded host's automatic `info` (devtools shape) when it has
-    none of its own: the glue's implicit one has another shape (a `callback` name, no usage)."""
-    if any(verb.name == "info" for verb in spec.verbs):
-        return list(spec.verbs)
-    return [*spec.verbs, info_verb(spec)]
 
 
 def call_reply(status: int, replies: tuple[Any, ...]) -> Reply:
