@@ -18,8 +18,10 @@ Check = Callable[[Any], bool]
 _ANNOTATIONS = frozenset({"description", "title", "$schema", "$id", "$defs", "$comment", "default", "examples"})
 
 
-def _is_integer(value: Any) -> bool:
-    """As validation.py's type checker: a Python int, never a bool nor an integral float."""
+def is_integer(value: Any) -> bool:
+    """The config's integers (this check and validation.py's jsonschema type checker):
+    a Python int, never a bool nor an integral float (`1e308` or `3.0` would reach uids
+    and rlimits as floats)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -33,7 +35,7 @@ _TYPES: dict[str, Check] = {
     "string": lambda value: isinstance(value, str),
     "boolean": lambda value: isinstance(value, bool),
     "null": lambda value: value is None,
-    "integer": _is_integer,
+    "integer": is_integer,
     "number": _is_number,
 }
 

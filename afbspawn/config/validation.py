@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from afbspawn.config.collector import Collector
 from afbspawn.config.names import suggest
-from afbspawn.config.schemacheck import SchemaChecker
+from afbspawn.config.schemacheck import SchemaChecker, is_integer
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
@@ -30,18 +30,14 @@ def schema() -> dict[str, Any]:
     return json.loads(resources.files("afbspawn.config").joinpath("schema.json").read_text())
 
 
-def _is_integer(checker: Any, instance: Any) -> bool:
-    """An integer is an int: `1e308` or `3.0` would reach uids and rlimits as floats."""
-    return isinstance(instance, int) and not isinstance(instance, bool)
-
-
 @functools.cache
 def _validator(definition: str | None = None) -> Any:
     """jsonschema's validator of a whole config, or of one of the schema's $defs (e.g.
     "command"); imported on first use: only an invalid document needs it (~3 MB resident)."""
     from jsonschema import Draft202012Validator, validators
     config_validator = validators.extend(
-        Draft202012Validator, type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer))
+        Draft202012Validator,
+        type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", lambda _, instance: is_integer(instance)))
     if definition is None:
         return config_validator(schema())
     return config_validator({"$defs": schema()["$defs"], "$ref": f"#/$defs/{definition}"})
